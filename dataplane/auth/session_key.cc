@@ -1,9 +1,9 @@
 #include "dataplane/auth/session_key.h"
 
-#include <sodium.h>
-
 #include <cstdio>
 #include <cstdlib>
+
+#include <sodium.h>
 
 #include "dataplane/common/byte_order.h"
 

@@ -18,9 +18,13 @@ namespace presenced {
 inline constexpr std::size_t kCacheLine = 64;
 
 // Read prefetch into all cache levels; `p` may be any address (no fault).
-PRESENCED_ALWAYS_INLINE void prefetch_read(const void* p) { __builtin_prefetch(p, 0, 3); }
+PRESENCED_ALWAYS_INLINE void prefetch_read(const void* p) {
+  __builtin_prefetch(p, 0, 3);
+}
 // Prefetch with intent to write (the line will be modified soon).
-PRESENCED_ALWAYS_INLINE void prefetch_write(const void* p) { __builtin_prefetch(p, 1, 3); }
+PRESENCED_ALWAYS_INLINE void prefetch_write(const void* p) {
+  __builtin_prefetch(p, 1, 3);
+}
 
 // One pause in a spin-wait: lets the sibling hyper-thread run.
 PRESENCED_ALWAYS_INLINE void cpu_relax() {

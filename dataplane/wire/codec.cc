@@ -41,7 +41,7 @@ DropReason parse_client_packet(std::span<const uint8_t> d, ClientPacket& out) {
   const uint8_t status = p[kOffStatus];
   if (status > kMaxStatus) return DropReason::kBadStatus;
   out.flags = p[kOffFlags];
-  if ((out.flags & kReservedFlags) != 0) return DropReason::kReservedFlags;
+  if ((out.flags & kReservedFlagMask) != 0) return DropReason::kReservedFlags;
   out.status = static_cast<Status>(status);
   out.interval_s = load_be<uint16_t>(p + kOffIntervalS);
   out.epoch_seen = load_be<uint32_t>(p + kOffEpochSeen);

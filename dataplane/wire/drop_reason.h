@@ -46,26 +46,46 @@ inline constexpr std::size_t kDropReasonCount = static_cast<std::size_t>(DropRea
 // Stable snake_case name, used as the `reason` label in metrics and status.
 constexpr std::string_view drop_reason_name(DropReason r) {
   switch (r) {
-    case DropReason::kNone: return "none";
-    case DropReason::kBadLength: return "bad_length";
-    case DropReason::kBadMagic: return "bad_magic";
-    case DropReason::kBadVersion: return "bad_version";
-    case DropReason::kUnknownType: return "unknown_type";
-    case DropReason::kWrongDirection: return "wrong_direction";
-    case DropReason::kZeroUser: return "zero_user";
-    case DropReason::kBadStatus: return "bad_status";
-    case DropReason::kReservedFlags: return "reserved_flags";
-    case DropReason::kBadFamily: return "bad_family";
-    case DropReason::kBadMac: return "bad_mac";
-    case DropReason::kTokenExpired: return "token_expired";
-    case DropReason::kReplay: return "replay";
-    case DropReason::kStaleToken: return "stale_token";
-    case DropReason::kTableFull: return "table_full";
-    case DropReason::kBackpressure: return "backpressure";
-    case DropReason::kContended: return "contended";
-    case DropReason::kDraining: return "draining";
-    case DropReason::kSourceLimited: return "source_limited";
-    case DropReason::kCount: break;
+    case DropReason::kNone:
+      return "none";
+    case DropReason::kBadLength:
+      return "bad_length";
+    case DropReason::kBadMagic:
+      return "bad_magic";
+    case DropReason::kBadVersion:
+      return "bad_version";
+    case DropReason::kUnknownType:
+      return "unknown_type";
+    case DropReason::kWrongDirection:
+      return "wrong_direction";
+    case DropReason::kZeroUser:
+      return "zero_user";
+    case DropReason::kBadStatus:
+      return "bad_status";
+    case DropReason::kReservedFlags:
+      return "reserved_flags";
+    case DropReason::kBadFamily:
+      return "bad_family";
+    case DropReason::kBadMac:
+      return "bad_mac";
+    case DropReason::kTokenExpired:
+      return "token_expired";
+    case DropReason::kReplay:
+      return "replay";
+    case DropReason::kStaleToken:
+      return "stale_token";
+    case DropReason::kTableFull:
+      return "table_full";
+    case DropReason::kBackpressure:
+      return "backpressure";
+    case DropReason::kContended:
+      return "contended";
+    case DropReason::kDraining:
+      return "draining";
+    case DropReason::kSourceLimited:
+      return "source_limited";
+    case DropReason::kCount:
+      break;
   }
   return "invalid";
 }

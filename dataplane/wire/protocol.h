@@ -44,8 +44,8 @@ enum class TargetFamily : uint8_t {
   kIpv6 = 6,
 };
 
-inline constexpr uint8_t kFlagFirst = 0x01;       // HEARTBEAT/BYE flags bit 0
-inline constexpr uint8_t kReservedFlags = 0xfe;   // must be zero
+inline constexpr uint8_t kFlagFirst = 0x01;         // HEARTBEAT/BYE flags bit 0
+inline constexpr uint8_t kReservedFlagMask = 0xfe;  // must be zero
 
 // Sizes.
 inline constexpr std::size_t kHeaderSize = 24;

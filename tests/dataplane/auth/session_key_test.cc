@@ -1,8 +1,8 @@
 #include "dataplane/auth/session_key.h"
 
-#include <gtest/gtest.h>
-
 #include <vector>
+
+#include <gtest/gtest.h>
 
 #include "dataplane/wire/codec.h"
 #include "tests/support/hex.h"

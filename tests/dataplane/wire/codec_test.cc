@@ -1,10 +1,10 @@
 #include "dataplane/wire/codec.h"
 
-#include <gtest/gtest.h>
-
 #include <random>
 #include <set>
 #include <vector>
+
+#include <gtest/gtest.h>
 
 #include "tests/support/hex.h"
 #include "tests/support/spec_vector.h"
@@ -14,7 +14,9 @@ namespace {
 
 using testing::from_hex;
 
-std::vector<uint8_t> spec_heartbeat() { return from_hex(testing::kSpecHeartbeatHex); }
+std::vector<uint8_t> spec_heartbeat() {
+  return from_hex(testing::kSpecHeartbeatHex);
+}
 
 TEST(CodecTest, ParsesSpecHeartbeat) {
   const auto bytes = spec_heartbeat();
@@ -137,7 +139,8 @@ TEST(CodecTest, EveryParseReasonHasADistinctName) {
 ClientPacket random_client_packet(std::mt19937_64& rng) {
   ClientPacket p;
   p.h.type = (rng() & 1) ? PacketType::kHeartbeat : PacketType::kBye;
-  do p.h.user_id = rng(); while (p.h.user_id == 0);
+  do p.h.user_id = rng();
+  while (p.h.user_id == 0);
   p.h.device_id = static_cast<uint32_t>(rng());
   p.h.seq = static_cast<uint32_t>(rng());
   p.h.token_expiry = static_cast<uint32_t>(rng());
