@@ -1,0 +1,138 @@
+// presenced_main.cc: the presenced entry point.
+//
+// Parses the configuration (exit 2 on bad flags or values), loads or
+// creates the master key, builds the server, prints `listening on
+// ADDR:PORT`, runs until SIGTERM or SIGINT, then stops receiving, flushes
+// the events and exits 0. Signals are handled synchronously (sigtimedwait
+// in this thread); every other thread has them blocked.
+#include <cinttypes>
+#include <cstdio>
+#include <ctime>
+#include <memory>
+
+#include <signal.h>
+
+#include "control/key_file.h"
+#include "control/log.h"
+#include "control/server.h"
+#include "control/server_config.h"
+
+namespace presenced::control {
+namespace {
+
+struct Totals {
+  engine::CoreStatsSnapshot core;
+  io::BackendStats io;
+};
+
+Totals totals(const Server& s) {
+  Totals t;
+  for (uint32_t c = 0; c < s.cores(); ++c) {
+    t.core += s.core_stats(c);
+    t.io += s.backend_stats(c);
+  }
+  return t;
+}
+
+void print_status(const Server& s, const Totals& now, const Totals& before, double seconds) {
+  auto rate = [&](uint64_t a, uint64_t b) { return seconds > 0 ? double(a - b) / seconds : 0.0; };
+  std::fprintf(stderr,
+               "status: up %" PRIu64 " s | sessions online %" PRIu64 " | users online %" PRIu64
+               " | rx %.0f/s | heartbeats %.0f/s | acks %.0f/s | drops %.0f/s | events %" PRIu64
+               " | interval %" PRIu64 " s\n",
+               s.uptime_ms() / 1000, s.shared().sessions_online(), s.shared().users_online(),
+               rate(now.io.rx_datagrams, before.io.rx_datagrams),
+               rate(now.core.heartbeats_accepted, before.core.heartbeats_accepted),
+               rate(now.core.acks_sent, before.core.acks_sent),
+               rate(now.core.drops_total(), before.core.drops_total()), s.events_delivered(),
+               now.core.advised_interval_s);
+}
+
+int run(int argc, char** argv) {
+  // Before any thread exists, so every thread inherits the mask.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGPIPE);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  ServerConfig config;
+  const ParseResult parsed = parse_server_config(argc, argv, config);
+  if (parsed.exit_code >= 0) {
+    std::fprintf(parsed.exit_code == 0 ? stdout : stderr, "%s\n", parsed.message.c_str());
+    return parsed.exit_code;
+  }
+  log::set_level(config.log_level);
+
+  auth::ensure_sodium_initialized();
+  auth::MasterKey key;
+  std::string error;
+  if (!config.master_key_file.empty()) {
+    if (!load_master_key(config.master_key_file, key, &error)) {
+      std::fprintf(stderr, "presenced: --master-key-file: %s\n", error.c_str());
+      return 2;
+    }
+  } else {
+    std::string path;
+    bool created = false;
+    if (!load_or_create_state_key(config.state_dir, key, path, created, &error)) {
+      std::fprintf(stderr, "presenced: %s\n", error.c_str());
+      return 1;
+    }
+    log::info(std::string(created ? "created master key " : "using master key ") + path);
+  }
+
+  std::unique_ptr<JsonLinesSink> events_out;
+  if (!config.events_out.empty()) {
+    events_out = JsonLinesSink::open(config.events_out, &error);
+    if (!events_out) {
+      std::fprintf(stderr, "presenced: %s\n", error.c_str());
+      return 2;
+    }
+  }
+
+  std::unique_ptr<Server> server = Server::create(config, key, &error);
+  if (!server) {
+    std::fprintf(stderr, "presenced: %s\n", error.c_str());
+    return 1;
+  }
+  if (events_out) server->add_event_sink(events_out.get());
+
+  std::printf("listening on %s\n", to_string(server->listen_address()).c_str());
+  std::fflush(stdout);
+  log::info(std::string("backend ") + io::backend_name(config.backend) + " on " +
+            std::to_string(server->cores()) + " data core(s), epoch " +
+            std::to_string(server->shared().epoch()));
+  server->start();
+
+  Totals before = totals(*server);
+  uint64_t last_status_ms = server->uptime_ms();
+  for (;;) {
+    timespec timeout{1, 0};
+    const int sig = sigtimedwait(&signals, nullptr, &timeout);
+    if (sig == SIGINT || sig == SIGTERM) {
+      log::info(std::string("received ") + (sig == SIGINT ? "SIGINT" : "SIGTERM") + ", stopping");
+      break;
+    }
+    if (config.stats_interval_s == 0) continue;
+    const uint64_t now_ms = server->uptime_ms();
+    if (now_ms - last_status_ms >= config.stats_interval_s * 1000ULL) {
+      const Totals now = totals(*server);
+      print_status(*server, now, before, double(now_ms - last_status_ms) / 1000.0);
+      before = now;
+      last_status_ms = now_ms;
+    }
+  }
+  server->stop();
+  events_out.reset();  // flushes
+  log::info("stopped");
+  return 0;
+}
+
+}  // namespace
+}  // namespace presenced::control
+
+int main(int argc, char** argv) {
+  return presenced::control::run(argc, argv);
+}
