@@ -1,8 +1,11 @@
 #include "control/server.h"
 
+#include <algorithm>
+#include <chrono>
 #include <ctime>
 
 #include "control/log.h"
+#include "dataplane/table/user_presence.h"
 
 namespace presenced::control {
 namespace {
@@ -103,24 +106,193 @@ std::size_t Server::wheel_memory_bytes() const {
   return n;
 }
 
+uint64_t Server::broadcast_locked(loop::CoreCommand c) {
+  c.id = next_command_id_++;
+  for (auto& ring : command_rings_) {
+    // A core drains its ring every iteration; a full ring means it is stuck,
+    // and waiting here (control plane only) is the right call.
+    while (!ring->try_push(c)) std::this_thread::yield();
+  }
+  return c.id;
+}
+
 uint64_t Server::send_config(const engine::EngineConfig& config) {
   std::lock_guard<std::mutex> lock(command_mutex_);
   loop::CoreCommand c;
   c.kind = loop::CoreCommand::Kind::kSetConfig;
-  c.id = next_command_id_++;
   c.config = config;
-  for (auto& ring : command_rings_) {
-    // A core drains its ring every iteration; 256 pending commands means
-    // it is stuck, and waiting here (control plane only) is the right call.
-    while (!ring->try_push(c)) std::this_thread::yield();
-  }
   engine_config_ = config;
-  return c.id;
+  return broadcast_locked(c);
 }
 
 engine::EngineConfig Server::engine_config() const {
   std::lock_guard<std::mutex> lock(command_mutex_);
   return engine_config_;
+}
+
+}  // namespace presenced::control
+
+// ---- control-plane queries and commands (bodies below are filled in as the
+// engine support lands; see request_reconnect/start_drain) ----
+namespace presenced::control {
+
+bool Server::wait_applied(uint64_t id, uint32_t timeout_ms) const {
+  const uint64_t deadline = mono_now_ns() + uint64_t{timeout_ms} * 1'000'000;
+  for (;;) {
+    bool all = true;
+    for (const auto& l : loops_) all = all && l->counters().last_command.get() >= id;
+    if (all) return true;
+    if (threads_.empty()) return false;  // not running: nobody applies commands
+    if (mono_now_ns() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::microseconds(200));
+  }
+}
+
+}  // namespace presenced::control
+
+namespace presenced::control {
+
+StatusSnapshot Server::status() const {
+  StatusSnapshot s;
+  s.version = PRESENCED_VERSION;
+  s.backend = io::backend_name(config_.backend);
+  s.epoch = shared_->epoch();
+  s.uptime_ms = uptime_ms();
+  s.listen = listen_address();
+  s.max_sessions = table_->max_sessions();
+  s.events_delivered = hub_->events_delivered();
+  s.drain = drain_status();
+  const uint32_t n = cores();
+  s.cores.resize(n);
+  for (uint32_t c = 0; c < n; ++c) {
+    CoreStatus& cs = s.cores[c];
+    cs.core = c;
+    cs.cpu = config_.cores[c];
+    cs.engine = core_stats(c);
+    cs.io = backends_[c]->stats();
+    cs.loop_iterations = loops_[c]->counters().iterations.get();
+    cs.loop_sleeps = loops_[c]->counters().sleeps.get();
+  }
+  for (uint32_t sh = 0; sh < table_->shard_count(); ++sh) {
+    const table::Shard& shard = table_->shard(sh);
+    CoreStatus& cs = s.cores[shared_->home_core(sh)];
+    cs.sessions_online += shard.counters.sessions_online.get();
+    cs.users_online += shard.counters.users_online.get();
+    cs.table_used += shard.counters.used.get();
+    cs.table_capacity += shard.capacity;
+  }
+  for (const CoreStatus& cs : s.cores) {
+    s.total.engine += cs.engine;
+    s.total.io += cs.io;
+    s.total.sessions_online += cs.sessions_online;
+    s.total.users_online += cs.users_online;
+    s.total.table_used += cs.table_used;
+    s.total.table_capacity += cs.table_capacity;
+    s.total.loop_iterations += cs.loop_iterations;
+    s.total.loop_sleeps += cs.loop_sleeps;
+  }
+  return s;
+}
+
+std::optional<UserInfo> Server::query_user(uint64_t user) const {
+  table::SessionView views[256];
+  const std::size_t n = table_->read_user(user, views, 256);
+  if (n == 0) return std::nullopt;
+  const engine::Clock now = loop::CoreLoop::read_clock();
+  const uint64_t now_ms = (now.mono_ns - shared_->mono_base_ns()) / 1'000'000;
+  auto wall = [&](uint32_t last_seen32) {
+    const int32_t age = static_cast<int32_t>(static_cast<uint32_t>(now_ms) - last_seen32);
+    return now.wall_ms - age;
+  };
+  UserInfo u;
+  u.user = user;
+  table::UserPresenceFold fold;
+  for (std::size_t i = 0; i < n; ++i) {
+    const table::SessionView& v = views[i];
+    DeviceInfo d;
+    d.device = v.device;
+    d.online = v.state.pub_online();
+    d.status = v.state.pub_online() ? v.state.pub_status() : v.state.live_status();
+    d.last_seen_ms = wall(v.last_seen_ms);
+    d.address = v.addr;
+    d.interval_s = v.state.pub_online() ? v.interval_s : 0;
+    d.seq = v.seq;
+    d.token_expiry = v.token_expiry;
+    d.reconnect_pending = v.state.reconnect();
+    if (v.state.pub_online() || v.state.linger()) fold.add(true, v.state.pub_status());
+    u.lingering = u.lingering || v.state.linger();
+    if (d.last_seen_ms > u.last_seen_ms) u.last_seen_ms = d.last_seen_ms;
+    u.devices.push_back(d);
+  }
+  const table::UserPresence p = fold.result();
+  u.online = p.online;
+  u.status = p.status;
+  return u;
+}
+
+uint64_t Server::directive_overflows() const {
+  uint64_t n = 0;
+  for (uint32_t c = 0; c < cores(); ++c) n += shared_->stats(c).reconnect_directive_overflow.get();
+  return n;
+}
+
+bool Server::request_reconnect(const ReconnectRequest& request, std::string* error) {
+  constexpr uint32_t kApplyTimeoutMs = 5000;
+  std::lock_guard<std::mutex> lock(command_mutex_);
+  // Phase 1: every core learns the directive (whichever core receives the
+  // session's next heartbeat answers it). Phase 2, only once all have it:
+  // the home cores mark the sessions.
+  const uint64_t overflows = directive_overflows();
+  loop::CoreCommand c;
+  c.kind = loop::CoreCommand::Kind::kAddDirective;
+  c.scope = request.scope;
+  c.user = request.user;
+  c.device = request.device;
+  c.directive = request.directive;
+  if (!wait_applied(broadcast_locked(c), kApplyTimeoutMs)) {
+    if (error != nullptr) *error = "the data cores did not take the directive in time";
+    return false;
+  }
+  if (directive_overflows() != overflows) {
+    if (error != nullptr) {
+      *error = "too many pending reconnect directives; retry after the current ones expire";
+    }
+    return false;
+  }
+  c.kind = loop::CoreCommand::Kind::kMarkReconnect;
+  if (!wait_applied(broadcast_locked(c), kApplyTimeoutMs)) {
+    if (error != nullptr) *error = "the data cores did not mark the sessions in time";
+    return false;
+  }
+  return true;
+}
+
+bool Server::start_drain(const engine::ReconnectDirective& directive, uint32_t rate,
+                         std::string* error) {
+  std::lock_guard<std::mutex> lock(command_mutex_);
+  if (drain_.active) {
+    if (error != nullptr) *error = "a drain is already in progress";
+    return false;
+  }
+  const engine::Clock now = loop::CoreLoop::read_clock();
+  drain_.active = true;
+  drain_.started_ms = now.wall_ms;
+  drain_.total = shared_->sessions_online();
+  drain_.rate = rate;
+  drain_.directive = directive;
+  loop::CoreCommand c;
+  c.kind = loop::CoreCommand::Kind::kStartDrain;
+  c.directive = directive;
+  c.rate = rate == 0 ? 0 : std::max<uint32_t>(1, rate / cores());
+  broadcast_locked(c);
+  return true;
+}
+
+DrainStatus Server::drain_status() const {
+  std::lock_guard<std::mutex> lock(command_mutex_);
+  DrainStatus d = drain_;
+  for (uint32_t c = 0; c < cores(); ++c) d.pushed += shared_->stats(c).drain_pushed.get();
+  return d;
 }
 
 }  // namespace presenced::control

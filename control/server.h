@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -25,11 +26,79 @@
 #include "control/server_config.h"
 #include "dataplane/auth/session_key.h"
 #include "dataplane/engine/engine.h"
+#include "dataplane/engine/reconnect_directive.h"
 #include "dataplane/io/io_backend.h"
 #include "dataplane/loop/core_loop.h"
 #include "dataplane/table/presence_table.h"
 
 namespace presenced::control {
+
+// One session of a user, as the control plane reports it.
+struct DeviceInfo {
+  uint32_t device = 0;
+  bool online = false;
+  wire::Status status = wire::Status::kAvailable;
+  int64_t last_seen_ms = 0;  // Unix ms
+  NetAddr address;           // last authenticated source
+  uint16_t interval_s = 0;   // interval last advised (online sessions)
+  uint32_t seq = 0;
+  uint32_t token_expiry = 0;
+  bool reconnect_pending = false;
+};
+
+// A user's presence: what events have published (lingering counts as
+// online, as the OFFLINE event has not been published yet).
+struct UserInfo {
+  uint64_t user = 0;
+  bool online = false;
+  bool lingering = false;
+  wire::Status status = wire::Status::kAvailable;  // meaningful when online
+  int64_t last_seen_ms = 0;                        // Unix ms, latest of the devices
+  std::vector<DeviceInfo> devices;
+};
+
+struct ReconnectRequest {
+  engine::ReconnectScope scope = engine::ReconnectScope::kUser;
+  uint64_t user = 0;
+  uint32_t device = 0;
+  engine::ReconnectDirective directive;
+};
+
+struct DrainStatus {
+  bool active = false;
+  int64_t started_ms = 0;  // Unix ms
+  uint64_t total = 0;      // sessions online when the drain started
+  uint64_t pushed = 0;     // RECONNECTs pushed so far
+  uint32_t rate = 0;       // pushes per second, all cores
+  engine::ReconnectDirective directive;
+};
+
+// Everything /v1/status and /metrics report, taken at one moment.
+struct CoreStatus {
+  uint32_t core = 0;
+  int cpu = -1;
+  engine::CoreStatsSnapshot engine;
+  io::BackendStats io;
+  uint64_t sessions_online = 0;  // of the shards this core homes
+  uint64_t users_online = 0;
+  uint64_t table_used = 0;  // slots holding a session (incl. tombstones)
+  uint64_t table_capacity = 0;
+  uint64_t loop_iterations = 0;
+  uint64_t loop_sleeps = 0;
+};
+
+struct StatusSnapshot {
+  std::string version;
+  std::string backend;
+  uint32_t epoch = 0;
+  uint64_t uptime_ms = 0;
+  NetAddr listen;
+  std::vector<CoreStatus> cores;
+  CoreStatus total;  // sums (advised interval: the max)
+  uint64_t max_sessions = 0;
+  uint64_t events_delivered = 0;
+  DrainStatus drain;
+};
 
 class Server {
  public:
@@ -61,6 +130,22 @@ class Server {
   // (cores report it in loop_counters().last_command once applied).
   uint64_t send_config(const engine::EngineConfig& config);
   engine::EngineConfig engine_config() const;
+  // Waits (bounded) until every core has applied command `id`.
+  bool wait_applied(uint64_t id, uint32_t timeout_ms) const;
+
+  StatusSnapshot status() const;
+  // nullopt when the table holds no session of the user.
+  std::optional<UserInfo> query_user(uint64_t user) const;
+
+  // Marks the matching sessions: their next heartbeat is answered with a
+  // RECONNECT carrying the directive. Returns false with `error` when the
+  // cores could not take it (e.g. too many pending directives).
+  bool request_reconnect(const ReconnectRequest& request, std::string* error);
+  // Stops admitting new sessions (they get RECONNECT with reason DRAIN) and
+  // pushes one RECONNECT to every online session's last authenticated
+  // address, at most `rate` per second over all cores.
+  bool start_drain(const engine::ReconnectDirective& directive, uint32_t rate, std::string* error);
+  DrainStatus drain_status() const;
 
  private:
   Server() = default;
@@ -77,9 +162,14 @@ class Server {
   std::vector<std::thread> threads_;
   std::atomic<bool> stop_{false};
   std::unique_ptr<EventHub> hub_;
+  // Sends `c` to every core with a fresh id; caller holds command_mutex_.
+  uint64_t broadcast_locked(loop::CoreCommand c);
+  uint64_t directive_overflows() const;
+
   mutable std::mutex command_mutex_;  // command rings have one producer at a time
   engine::EngineConfig engine_config_;
   uint64_t next_command_id_ = 1;
+  DrainStatus drain_;  // guarded by command_mutex_ (pushed comes from the cores)
 };
 
 }  // namespace presenced::control

@@ -17,25 +17,28 @@
 namespace presenced::engine {
 
 // X(name, help)
-#define PRESENCED_CORE_COUNTERS(X)                                               \
-  X(rx_datagrams, "Datagrams handed to the engine")                              \
-  X(heartbeats_accepted, "Authenticated heartbeats accepted")                    \
-  X(byes_accepted, "Authenticated BYE packets accepted")                         \
-  X(acks_sent, "ACK replies built")                                              \
-  X(reconnects_sent, "RECONNECT replies built")                                  \
-  X(forwarded, "Packets for unknown sessions forwarded to their home core")      \
-  X(notes_sent, "Session-change notes sent to home cores")                       \
-  X(lane_messages, "Cross-core messages handled as home core")                   \
-  X(sessions_created, "Sessions inserted into the table")                        \
-  X(events_online, "ONLINE events published")                                    \
-  X(events_status, "STATUS events published")                                    \
-  X(events_offline, "OFFLINE events published")                                  \
-  X(events_deferred, "Home work postponed because the event buffer was full")    \
-  X(wheel_visits, "Timing-wheel entries examined")                               \
-  X(wheel_expired, "Sessions declared offline by timeout")                       \
-  X(linger_started, "Users whose OFFLINE started lingering")                     \
-  X(linger_cancelled, "Lingering users back before their OFFLINE was published") \
-  X(linger_overflow, "OFFLINE published without linger because the linger queue was full")
+#define PRESENCED_CORE_COUNTERS(X)                                                          \
+  X(rx_datagrams, "Datagrams handed to the engine")                                         \
+  X(heartbeats_accepted, "Authenticated heartbeats accepted")                               \
+  X(byes_accepted, "Authenticated BYE packets accepted")                                    \
+  X(acks_sent, "ACK replies built")                                                         \
+  X(reconnects_sent, "RECONNECT replies built")                                             \
+  X(forwarded, "Packets for unknown sessions forwarded to their home core")                 \
+  X(notes_sent, "Session-change notes sent to home cores")                                  \
+  X(lane_messages, "Cross-core messages handled as home core")                              \
+  X(sessions_created, "Sessions inserted into the table")                                   \
+  X(events_online, "ONLINE events published")                                               \
+  X(events_status, "STATUS events published")                                               \
+  X(events_offline, "OFFLINE events published")                                             \
+  X(events_deferred, "Home work postponed because the event buffer was full")               \
+  X(wheel_visits, "Timing-wheel entries examined")                                          \
+  X(wheel_expired, "Sessions declared offline by timeout")                                  \
+  X(linger_started, "Users whose OFFLINE started lingering")                                \
+  X(linger_cancelled, "Lingering users back before their OFFLINE was published")            \
+  X(linger_overflow, "OFFLINE published without linger because the linger queue was full")  \
+  X(reconnects_marked, "Sessions marked to be answered with RECONNECT")                     \
+  X(reconnect_directive_overflow, "Reconnect directives refused: the core's book was full") \
+  X(drain_pushed, "RECONNECT packets pushed to online sessions while draining")
 
 struct CoreStatsSnapshot {
 #define PRESENCED_DECLARE_VALUE(name, help) uint64_t name = 0;

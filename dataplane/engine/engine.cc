@@ -69,6 +69,10 @@ Engine::Engine(EngineShared& shared, uint32_t core, const EngineConfig& config,
       sign_keys_(new auth::SessionKey[kSignBatch]),
       sign_index_(new uint32_t[kSignBatch]) {
   auth::ensure_sodium_initialized();
+  for (uint32_t sh = 0; sh < table_.shard_count(); ++sh) {
+    if (shared_.home_core(sh) == core_) home_shards_.push_back(sh);
+  }
+  rng_state_ = (uint64_t{shared_.epoch()} << 32 | core_) * 0x9e3779b97f4a7c15ULL | 1;
   refresh_advised_interval();
 }
 
@@ -210,7 +214,8 @@ void Engine::ingest(std::span<const RxDatagram> burst, const Clock& now, ReplyBa
       stats_.drop(r.drop);
       continue;
     }
-    queue_reply(replies, r.reply, p.pkt.h, keys[k], r.next_interval_s, p.rx->src, p.rx->local);
+    queue_reply(replies, r.reply, p.pkt.h, keys[k], r.next_interval_s, p.rx->src, p.rx->local,
+                now_ceil - 1, r.not_admitted);
   }
 
   // Stage E: sign.
@@ -262,6 +267,16 @@ Engine::ApplyResult Engine::apply(uint32_t slot_index, const wire::ClientPacket&
 
   SlotState st{before};
   const bool heartbeat = p.h.type == wire::PacketType::kHeartbeat;
+  if (heartbeat && draining_ && !st.pub_online() && !st.live_online()) {
+    // Draining: a session coming back is not admitted. Keep its replay
+    // state current and send it where the drain points.
+    s.seq.store(p.h.seq, std::memory_order_relaxed);
+    s.token_expiry.store(p.h.token_expiry, std::memory_order_relaxed);
+    table::release_modified(s, before, st.word);
+    r.reply = ReplyKind::kReconnect;
+    r.not_admitted = true;
+    return r;
+  }
   // Does the home core have to publish something (or arm the wheel)?
   const bool note =
       heartbeat ? (!st.pub_online() || st.pub_status() != p.status || !st.armed() || st.linger())
@@ -288,6 +303,7 @@ Engine::ApplyResult Engine::apply(uint32_t slot_index, const wire::ClientPacket&
   if (r.next_interval_s == 0) r.next_interval_s = static_cast<uint16_t>(advised_interval_s_);
   s.set_port_interval(src.port, r.next_interval_s);
   r.reply = st.reconnect() ? ReplyKind::kReconnect : ReplyKind::kAck;
+  st.set(bits::kReconnect, false);  // rule 7 is one-shot: the client moves
   table::release_modified(s, before, st.word);
 
   if (lane != nullptr) {
@@ -307,7 +323,7 @@ Engine::ApplyResult Engine::apply(uint32_t slot_index, const wire::ClientPacket&
 
 void Engine::queue_reply(ReplyBatch& replies, ReplyKind kind, const wire::Header& h,
                          const auth::SessionKey& key, uint16_t next_interval_s, const NetAddr& src,
-                         const NetAddr& local) {
+                         const NetAddr& local, uint64_t now_ms, bool not_admitted) {
   if (kind == ReplyKind::kNone) return;
   if (replies.room() == 0) {
     stats_.drop(wire::DropReason::kBackpressure);
@@ -318,11 +334,10 @@ void Engine::queue_reply(ReplyBatch& replies, ReplyKind kind, const wire::Header
   TxDatagram& tx = replies.push();
   tx.dst = src;
   tx.local = local;
-  wire::Header rh = h;
   if (kind == ReplyKind::kAck) {
     wire::AckPacket a;
-    rh.type = wire::PacketType::kAck;
-    a.h = rh;
+    a.h = h;
+    a.h.type = wire::PacketType::kAck;
     a.server_epoch = shared_.epoch();
     a.next_interval_s = next_interval_s;
     wire::build_ack(a, std::span<uint8_t, wire::kAckSize>(tx.bytes, wire::kAckSize));
@@ -331,18 +346,50 @@ void Engine::queue_reply(ReplyBatch& replies, ReplyKind kind, const wire::Header
     sign_index_[sign_count_++] = index;
     stats_.acks_sent.add();
   } else {
-    wire::ReconnectPacket rc;
-    rh.type = wire::PacketType::kReconnect;
-    rc.h = rh;
-    rc.server_epoch = shared_.epoch();
-    rc.reason = wire::ReconnectReason::kOperator;
-    rc.family = wire::TargetFamily::kSameServer;
-    wire::build_reconnect(rc,
-                          std::span<uint8_t, wire::kReconnectSize>(tx.bytes, wire::kReconnectSize));
-    tx.len = wire::kReconnectSize;
+    build_reconnect(tx, h, directive_for(h.user_id, h.device_id, now_ms, not_admitted));
     auth::sign_packet(key, tx.bytes, tx.len);  // rare: no batching
-    stats_.reconnects_sent.add();
   }
+}
+
+ReconnectDirective Engine::directive_for(uint64_t user, uint32_t device, uint64_t now_ms,
+                                         bool not_admitted) const {
+  if (not_admitted) return drain_directive_;
+  if (const ReconnectDirective* d = book_.find(user, device, now_ms)) return *d;
+  if (draining_) return drain_directive_;
+  return ReconnectDirective{};  // same server, at once, OPERATOR
+}
+
+void Engine::build_reconnect(TxDatagram& tx, const wire::Header& h, const ReconnectDirective& d) {
+  wire::ReconnectPacket rc;
+  rc.h = h;
+  rc.h.type = wire::PacketType::kReconnect;
+  rc.server_epoch = shared_.epoch();
+  rc.delay_ms =
+      d.spread_ms == 0 ? 0 : static_cast<uint32_t>(next_random() % (uint64_t{d.spread_ms} + 1));
+  rc.reason = d.reason;
+  if (d.target.family == 4) {
+    rc.family = wire::TargetFamily::kIpv4;
+    for (int i = 0; i < 4; ++i)
+      rc.address[static_cast<std::size_t>(i)] = d.target.ip[static_cast<std::size_t>(i)];
+  } else if (d.target.family == 6) {
+    rc.family = wire::TargetFamily::kIpv6;
+    rc.address = d.target.ip;
+  } else {
+    rc.family = wire::TargetFamily::kSameServer;
+  }
+  rc.port = d.target.port;
+  wire::build_reconnect(rc,
+                        std::span<uint8_t, wire::kReconnectSize>(tx.bytes, wire::kReconnectSize));
+  tx.len = wire::kReconnectSize;
+  stats_.reconnects_sent.add();
+}
+
+uint64_t Engine::next_random() {
+  // xorshift64*: the spread of reconnect delays, not a secret.
+  rng_state_ ^= rng_state_ >> 12;
+  rng_state_ ^= rng_state_ << 25;
+  rng_state_ ^= rng_state_ >> 27;
+  return rng_state_ * 0x2545f4914f6cdd1dULL;
 }
 
 void Engine::sign_queued_replies(ReplyBatch& replies) {

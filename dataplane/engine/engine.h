@@ -60,6 +60,8 @@
 #include "dataplane/engine/engine_config.h"
 #include "dataplane/engine/engine_shared.h"
 #include "dataplane/engine/presence_event.h"
+#include "dataplane/engine/reconnect_book.h"
+#include "dataplane/engine/reconnect_directive.h"
 #include "dataplane/wheel/timing_wheel.h"
 #include "dataplane/wire/codec.h"
 
@@ -101,6 +103,23 @@ class Engine {
   // Takes effect for the next packet; a change that can shorten timeouts
   // makes the next tick revisit every wheel entry.
   void set_config(const EngineConfig& config);
+
+  // Reconnect signalling (commands from the control plane; every core gets
+  // each of them). First the directive, on every core, so that whichever
+  // core answers a marked session knows where to send it; false (and
+  // counted) when this core's book is full.
+  bool add_reconnect_directive(ReconnectScope scope, uint64_t user, uint32_t device,
+                               const ReconnectDirective& d, const Clock& now);
+  // Then the marks: the home core of the matching sessions sets their
+  // kReconnect bit (kAll: an incremental scan of this core's shards over the
+  // next iterations). Returns the sessions marked at once.
+  uint64_t mark_reconnect(ReconnectScope scope, uint64_t user, uint32_t device);
+  // Draining: new sessions get RECONNECT(d) instead of being admitted, and
+  // this core pushes one RECONNECT(d) to every online session of its shards,
+  // at most `rate_per_s` per second.
+  void start_drain(const ReconnectDirective& d, uint32_t rate_per_s, const Clock& now);
+  bool draining() const { return draining_; }
+  bool drain_scan_done() const { return !drain_scan_.active; }
   const EngineConfig& config() const { return config_; }
 
   uint32_t core() const { return core_; }
@@ -119,6 +138,14 @@ class Engine {
     uint32_t last_seen_ms;  // the slot's last_seen when lingering started
   };
   enum class ReplyKind : uint8_t { kNone, kAck, kReconnect };
+  // An incremental walk over the slots of the shards homed on this core.
+  struct SlotScan {
+    bool active = false;
+    uint32_t shard = 0;  // index into home_shards_
+    uint32_t slot = 0;   // next slot within that shard
+    double budget = 0;   // slots (mark) or pushes (drain) allowed so far
+    uint64_t last_ms = 0;
+  };
 
   // Ingest.
   void ingest(std::span<const RxDatagram> burst, const Clock& now, ReplyBatch& replies);
@@ -127,13 +154,22 @@ class Engine {
     ReplyKind reply = ReplyKind::kNone;
     uint16_t next_interval_s = 0;
     bool key_mismatch = false;  // slot was reused for another key: look again
+    bool not_admitted = false;  // draining: answered with the drain directive
   };
   ApplyResult apply(uint32_t slot_index, const wire::ClientPacket& p, const NetAddr& src,
                     uint32_t now_ms_ceil, int claim_spins);
   void write_address(uint32_t slot_index, table::SlotState& st, const NetAddr& src);
   void queue_reply(ReplyBatch& replies, ReplyKind kind, const wire::Header& h,
                    const auth::SessionKey& key, uint16_t next_interval_s, const NetAddr& src,
-                   const NetAddr& local);
+                   const NetAddr& local, uint64_t now_ms, bool not_admitted = false);
+  // The directive a RECONNECT to this session carries.
+  ReconnectDirective directive_for(uint64_t user, uint32_t device, uint64_t now_ms,
+                                   bool not_admitted) const;
+  void build_reconnect(TxDatagram& tx, const wire::Header& h, const ReconnectDirective& d);
+  void run_mark_scan();
+  void run_drain_scan(uint64_t now_ms, ReplyBatch& replies);
+  NetAddr slot_address(uint32_t slot_index, const table::SlotState& st) const;
+  uint64_t next_random();
   void sign_queued_replies(ReplyBatch& replies);
 
   // Home work.
@@ -172,6 +208,15 @@ class Engine {
   std::vector<LingerEntry> linger_;  // ring buffer, allocated once
   std::size_t linger_head_ = 0;
   std::size_t linger_size_ = 0;
+
+  std::vector<uint32_t> home_shards_;  // shards homed on this core
+  ReconnectBook book_;
+  bool draining_ = false;
+  ReconnectDirective drain_directive_;
+  uint32_t drain_rate_ = 0;
+  SlotScan mark_scan_;
+  SlotScan drain_scan_;
+  uint64_t rng_state_ = 0;
 
   std::unique_ptr<Pending[]> pending_;
   // Reply signing batch (indices into the reply batch and their keys).

@@ -3,6 +3,7 @@
 // and the linger queue.
 #include <algorithm>
 #include <climits>
+#include <cstring>
 
 #include "dataplane/engine/engine.h"
 #include "dataplane/table/user_presence.h"
@@ -66,6 +67,12 @@ void Engine::home_work(const Clock& now, ReplyBatch& replies, EventBatch& events
   stats_.wheel_entries.set(wheel_.size());
 
   drain_linger(now, events);
+
+  if (mark_scan_.active) run_mark_scan();
+  if (drain_scan_.active) {
+    run_drain_scan(now_ms, replies);
+    sign_queued_replies(replies);
+  }
 }
 
 bool Engine::handle_lane_message(const LaneMessage& m, const Clock& now, ReplyBatch& replies,
@@ -101,7 +108,8 @@ void Engine::create_session(const LaneMessage& m, const Clock& now, ReplyBatch& 
       stats_.drop(r.drop);
       return;
     }
-    queue_reply(replies, r.reply, p.h, m.key, r.next_interval_s, m.src, m.local);
+    queue_reply(replies, r.reply, p.h, m.key, r.next_interval_s, m.src, m.local, now_ms,
+                r.not_admitted);
     return;
   }
   if (m.type == wire::PacketType::kBye) {
@@ -109,7 +117,13 @@ void Engine::create_session(const LaneMessage& m, const Clock& now, ReplyBatch& 
     // restart): nothing to take offline; acknowledge so the client stops.
     stats_.byes_accepted.add();
     queue_reply(replies, ReplyKind::kAck, p.h, m.key, static_cast<uint16_t>(advised_interval_s_),
-                m.src, m.local);
+                m.src, m.local, now_ms);
+    return;
+  }
+  if (draining_) {
+    // Not admitted while draining: sent where the drain points instead.
+    queue_reply(replies, ReplyKind::kReconnect, p.h, m.key, 0, m.src, m.local, now_ms,
+                /*not_admitted=*/true);
     return;
   }
 
@@ -134,7 +148,7 @@ void Engine::create_session(const LaneMessage& m, const Clock& now, ReplyBatch& 
   stats_.sessions_created.add();
   stats_.heartbeats_accepted.add();
   reconcile_claimed(idx, before, st, now, events);
-  queue_reply(replies, ReplyKind::kAck, p.h, m.key, interval, m.src, m.local);
+  queue_reply(replies, ReplyKind::kAck, p.h, m.key, interval, m.src, m.local, now_ms);
 }
 
 void Engine::arm(uint32_t slot_index, SlotState& st, uint64_t now_ms) {
@@ -315,6 +329,148 @@ void Engine::drain_linger(const Clock& now, EventBatch& events) {
            user_last_seen(uh, user, last_seen32), now);
     }
     table::release_modified(s, before, st.word);
+  }
+}
+
+bool Engine::add_reconnect_directive(ReconnectScope scope, uint64_t user, uint32_t device,
+                                     const ReconnectDirective& d, const Clock& now) {
+  // Long enough for every marked session to heartbeat once more (the
+  // longest timeout) and for the spread to play out.
+  const uint64_t ttl = d.spread_ms + timeout_ms(config_, config_.max_interval_s) + 60'000;
+  if (book_.put(scope, user, device, d, now_ms(now), ttl)) return true;
+  stats_.reconnect_directive_overflow.add();
+  return false;
+}
+
+uint64_t Engine::mark_reconnect(ReconnectScope scope, uint64_t user, uint32_t device) {
+  if (scope == ReconnectScope::kAll) {
+    if (!home_shards_.empty()) mark_scan_ = SlotScan{.active = true};
+    return 0;
+  }
+  const table::UserHash uh = table_.hash_user(user);
+  if (shared_.home_core(uh.shard) != core_) return 0;
+  uint64_t marked = 0;
+  table_.for_each_user_slot(uh, user, [&](uint32_t, SessionSlot& s) {
+    if (scope == ReconnectScope::kDevice && s.device.load(std::memory_order_relaxed) != device) {
+      return;
+    }
+    uint32_t before = 0;
+    claim_home(s, before);
+    SlotState st{before};
+    st.set(bits::kReconnect, true);
+    table::release_modified(s, before, st.word);
+    ++marked;
+  });
+  stats_.reconnects_marked.add(marked);
+  return marked;
+}
+
+void Engine::start_drain(const ReconnectDirective& d, uint32_t rate_per_s, const Clock& now) {
+  draining_ = true;
+  drain_directive_ = d;
+  drain_rate_ = rate_per_s;
+  if (!home_shards_.empty()) drain_scan_ = SlotScan{.active = true, .last_ms = now_ms(now)};
+}
+
+void Engine::run_mark_scan() {
+  // A bounded number of slots per iteration keeps the core responsive.
+  constexpr uint32_t kSlotsPerCall = 1 << 16;
+  uint32_t visited = 0;
+  while (mark_scan_.active && visited < kSlotsPerCall) {
+    table::Shard& sh = table_.shard(home_shards_[mark_scan_.shard]);
+    for (; mark_scan_.slot < sh.slot_count && visited < kSlotsPerCall; ++mark_scan_.slot) {
+      ++visited;
+      if ((sh.tags[mark_scan_.slot].load(std::memory_order_relaxed) & 0x80) == 0) continue;
+      SessionSlot& s = sh.slots[mark_scan_.slot];
+      const SlotState seen{s.word.load(std::memory_order_relaxed)};
+      if (!seen.pub_online() && !seen.live_online()) continue;
+      uint32_t before = 0;
+      claim_home(s, before);
+      SlotState st{before};
+      st.set(bits::kReconnect, true);
+      table::release_modified(s, before, st.word);
+      stats_.reconnects_marked.add();
+    }
+    if (mark_scan_.slot >= sh.slot_count) {
+      mark_scan_.slot = 0;
+      if (++mark_scan_.shard == home_shards_.size()) mark_scan_.active = false;
+    }
+  }
+}
+
+NetAddr Engine::slot_address(uint32_t slot_index, const SlotState& st) const {
+  const SessionSlot& s = table_.slot(slot_index);
+  NetAddr a;
+  a.port = s.port();
+  if (st.ipv6()) {
+    a.family = 6;
+    const table::V6Addr& v6 = const_cast<table::PresenceTable&>(table_).v6(slot_index);
+    for (int w = 0; w < 4; ++w) {
+      const uint32_t word = v6.w[w].load(std::memory_order_relaxed);
+      std::memcpy(a.ip.data() + 4 * w, &word, 4);
+    }
+  } else {
+    a.family = 4;
+    const uint32_t v4 = s.addr.load(std::memory_order_relaxed);
+    std::memcpy(a.ip.data(), &v4, 4);
+  }
+  return a;
+}
+
+void Engine::run_drain_scan(uint64_t now_ms, ReplyBatch& replies) {
+  // Pace: rate per second, accumulated per elapsed ms, at most one second's
+  // worth banked (a stalled core does not burst).
+  if (drain_rate_ == 0) {  // unpaced
+    drain_scan_.budget = 1e18;
+  } else {
+    const double rate = drain_rate_;
+    drain_scan_.budget += rate * static_cast<double>(now_ms - drain_scan_.last_ms) / 1000.0;
+    if (drain_scan_.budget > rate) drain_scan_.budget = rate;
+  }
+  drain_scan_.last_ms = now_ms;
+  constexpr uint32_t kSlotsPerCall = 1 << 16;
+  uint32_t visited = 0;
+  while (drain_scan_.active && drain_scan_.budget >= 1 && replies.room() > 0 &&
+         visited < kSlotsPerCall) {
+    table::Shard& sh = table_.shard(home_shards_[drain_scan_.shard]);
+    for (; drain_scan_.slot < sh.slot_count && drain_scan_.budget >= 1 && replies.room() > 0 &&
+           visited < kSlotsPerCall;
+         ++drain_scan_.slot) {
+      ++visited;
+      if ((sh.tags[drain_scan_.slot].load(std::memory_order_relaxed) & 0x80) == 0) continue;
+      SessionSlot& s = sh.slots[drain_scan_.slot];
+      if (!SlotState{s.word.load(std::memory_order_relaxed)}.pub_online()) continue;
+      const uint32_t idx = sh.base + drain_scan_.slot;
+      uint32_t before = 0;
+      claim_home(s, before);
+      SlotState st{before};
+      if (!st.pub_online()) {
+        table::release_unchanged(s, before);
+        continue;
+      }
+      // Also marked: if the push is lost, the next heartbeat is answered
+      // with the same RECONNECT.
+      st.set(bits::kReconnect, true);
+      const wire::Header h{
+          wire::PacketType::kReconnect, s.user(), s.device.load(std::memory_order_relaxed),
+          s.seq.load(std::memory_order_relaxed), s.token_expiry.load(std::memory_order_relaxed)};
+      const NetAddr dst = slot_address(idx, st);
+      table::release_modified(s, before, st.word);
+
+      TxDatagram& tx = replies.push();
+      tx.dst = dst;
+      tx.local = NetAddr{};
+      build_reconnect(tx, h, drain_directive_);
+      const auth::SessionKey key =
+          auth::derive_session_key(shared_.master_key(), h.user_id, h.device_id, h.token_expiry);
+      auth::sign_packet(key, tx.bytes, tx.len);
+      drain_scan_.budget -= 1;
+      stats_.drain_pushed.add();
+    }
+    if (drain_scan_.slot >= sh.slot_count) {
+      drain_scan_.slot = 0;
+      if (++drain_scan_.shard == home_shards_.size()) drain_scan_.active = false;
+    }
   }
 }
 

@@ -47,12 +47,21 @@ CoreLoop::CoreLoop(engine::Engine& engine, io::IoBackend& backend,
       tx_(kReplyCapacity),
       event_buf_(kEventCapacity) {}
 
-void CoreLoop::apply_commands() {
+void CoreLoop::apply_commands(const engine::Clock& now) {
   CoreCommand c;
   while (commands_in_.try_pop(c)) {
     switch (c.kind) {
       case CoreCommand::Kind::kSetConfig:
         engine_.set_config(c.config);
+        break;
+      case CoreCommand::Kind::kAddDirective:
+        engine_.add_reconnect_directive(c.scope, c.user, c.device, c.directive, now);
+        break;
+      case CoreCommand::Kind::kMarkReconnect:
+        engine_.mark_reconnect(c.scope, c.user, c.device);
+        break;
+      case CoreCommand::Kind::kStartDrain:
+        engine_.start_drain(c.directive, c.rate, now);
         break;
     }
     counters_.commands.add();
@@ -92,7 +101,7 @@ void CoreLoop::run(const std::atomic<bool>& stop) {
       if (sent < replies.size) counters_.tx_dropped.add(replies.size - sent);
     }
 
-    apply_commands();
+    apply_commands(now);
     publish(events);
 
     if (n > 0 || replies.size > 0) {

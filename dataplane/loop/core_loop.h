@@ -65,7 +65,7 @@ class CoreLoop {
   static engine::Clock read_clock();
 
  private:
-  void apply_commands();
+  void apply_commands(const engine::Clock& now);
   void publish(engine::EventBatch& events);
 
   engine::Engine& engine_;
