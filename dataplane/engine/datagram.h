@@ -22,11 +22,17 @@ struct RxDatagram {
   uint16_t len = 0;
   NetAddr src;    // the client
   NetAddr local;  // the server address it was sent to (reply from it)
+  // Opaque to the engine, copied into the reply: a kernel-bypass backend
+  // keeps the link-layer next hop here (the request's source MAC) so a
+  // reply built on any core can be addressed without a neighbour lookup.
+  // 0 when unknown (socket backends, replies the server pushes itself).
+  uint64_t l2_hint = 0;
 };
 
 struct TxDatagram {
   NetAddr dst;
   NetAddr local;
+  uint64_t l2_hint = 0;  // from the RxDatagram this answers; 0 if none
   uint16_t len = 0;
   uint8_t bytes[wire::kMaxPacketSize];
 };

@@ -202,6 +202,7 @@ void Engine::ingest(std::span<const RxDatagram> burst, const Clock& now, ReplyBa
       m.epoch_seen = p.pkt.epoch_seen;
       m.src = p.rx->src;
       m.local = p.rx->local;
+      m.l2_hint = p.rx->l2_hint;
       m.key = keys[k];
       if (shared_.lane(core_, shared_.home_core(p.uh.shard)).try_push(m)) {
         stats_.forwarded.add();
@@ -215,7 +216,7 @@ void Engine::ingest(std::span<const RxDatagram> burst, const Clock& now, ReplyBa
       continue;
     }
     queue_reply(replies, r.reply, p.pkt.h, keys[k], r.next_interval_s, p.rx->src, p.rx->local,
-                now_ceil - 1, r.not_admitted);
+                p.rx->l2_hint, now_ceil - 1, r.not_admitted);
   }
 
   // Stage E: sign.
@@ -323,7 +324,8 @@ Engine::ApplyResult Engine::apply(uint32_t slot_index, const wire::ClientPacket&
 
 void Engine::queue_reply(ReplyBatch& replies, ReplyKind kind, const wire::Header& h,
                          const auth::SessionKey& key, uint16_t next_interval_s, const NetAddr& src,
-                         const NetAddr& local, uint64_t now_ms, bool not_admitted) {
+                         const NetAddr& local, uint64_t l2_hint, uint64_t now_ms,
+                         bool not_admitted) {
   if (kind == ReplyKind::kNone) return;
   if (replies.room() == 0) {
     stats_.drop(wire::DropReason::kBackpressure);
@@ -334,6 +336,7 @@ void Engine::queue_reply(ReplyBatch& replies, ReplyKind kind, const wire::Header
   TxDatagram& tx = replies.push();
   tx.dst = src;
   tx.local = local;
+  tx.l2_hint = l2_hint;
   if (kind == ReplyKind::kAck) {
     wire::AckPacket a;
     a.h = h;

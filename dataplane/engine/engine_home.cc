@@ -108,7 +108,7 @@ void Engine::create_session(const LaneMessage& m, const Clock& now, ReplyBatch& 
       stats_.drop(r.drop);
       return;
     }
-    queue_reply(replies, r.reply, p.h, m.key, r.next_interval_s, m.src, m.local, now_ms,
+    queue_reply(replies, r.reply, p.h, m.key, r.next_interval_s, m.src, m.local, m.l2_hint, now_ms,
                 r.not_admitted);
     return;
   }
@@ -117,12 +117,12 @@ void Engine::create_session(const LaneMessage& m, const Clock& now, ReplyBatch& 
     // restart): nothing to take offline; acknowledge so the client stops.
     stats_.byes_accepted.add();
     queue_reply(replies, ReplyKind::kAck, p.h, m.key, static_cast<uint16_t>(advised_interval_s_),
-                m.src, m.local, now_ms);
+                m.src, m.local, m.l2_hint, now_ms);
     return;
   }
   if (draining_) {
     // Not admitted while draining: sent where the drain points instead.
-    queue_reply(replies, ReplyKind::kReconnect, p.h, m.key, 0, m.src, m.local, now_ms,
+    queue_reply(replies, ReplyKind::kReconnect, p.h, m.key, 0, m.src, m.local, m.l2_hint, now_ms,
                 /*not_admitted=*/true);
     return;
   }
@@ -148,7 +148,7 @@ void Engine::create_session(const LaneMessage& m, const Clock& now, ReplyBatch& 
   stats_.sessions_created.add();
   stats_.heartbeats_accepted.add();
   reconcile_claimed(idx, before, st, now, events);
-  queue_reply(replies, ReplyKind::kAck, p.h, m.key, interval, m.src, m.local, now_ms);
+  queue_reply(replies, ReplyKind::kAck, p.h, m.key, interval, m.src, m.local, m.l2_hint, now_ms);
 }
 
 void Engine::arm(uint32_t slot_index, SlotState& st, uint64_t now_ms) {
@@ -460,6 +460,7 @@ void Engine::run_drain_scan(uint64_t now_ms, ReplyBatch& replies) {
       TxDatagram& tx = replies.push();
       tx.dst = dst;
       tx.local = NetAddr{};
+      tx.l2_hint = 0;
       build_reconnect(tx, h, drain_directive_);
       const auth::SessionKey key =
           auth::derive_session_key(shared_.master_key(), h.user_id, h.device_id, h.token_expiry);

@@ -46,6 +46,7 @@ struct LaneMessage {
   uint32_t epoch_seen = 0;
   NetAddr src;
   NetAddr local;
+  uint64_t l2_hint = 0;  // kCreate: RxDatagram::l2_hint, for the reply
   auth::SessionKey key;  // kCreate: the derived key, to sign the reply
 };
 

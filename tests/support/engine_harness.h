@@ -72,6 +72,7 @@ class EngineHarness {
       d.data = p.bytes.data();
       d.len = static_cast<uint16_t>(p.bytes.size());
       d.src = p.src;
+      d.l2_hint = p.l2_hint;
       d.local = NetAddr::v4_bytes(127, 0, 0, 1, 7460);
       rx.push_back(d);
     }

@@ -19,6 +19,7 @@ inline constexpr uint32_t kFarExpiry = 1'900'000'000;       // tokens valid
 struct Packet {
   std::vector<uint8_t> bytes;
   NetAddr src;
+  uint64_t l2_hint = 0;
 };
 
 // A client's view of one session: builds correctly signed packets.

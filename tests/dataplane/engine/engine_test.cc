@@ -511,6 +511,27 @@ TEST(EngineTest, CrossCoreSessionsAreCreatedAndPublishedByTheirHomeCore) {
   EXPECT_EQ(h.events().size(), 2 * clients.size());
 }
 
+TEST(EngineTest, RepliesCarryTheRequestsLinkLayerHintAcrossCores) {
+  EngineHarness::Options o;
+  o.cores = 2;
+  o.shards = 2;
+  EngineHarness h(o);
+  for (uint64_t user = 1; user <= 40; ++user) {
+    TestClient c;
+    c.user = user;
+    Packet p = c.heartbeat();
+    p.l2_hint = 0xa0b0c0d0e0f0 + user;
+    const auto r = h.send(p, 1);  // created by either home core
+    ASSERT_EQ(r.size(), 1u);
+    EXPECT_EQ(r[0].l2_hint, p.l2_hint);
+    Packet q = c.heartbeat();
+    q.l2_hint = 0x111100 + user;
+    const auto r2 = h.send(q, 0);  // an update, answered where it arrived
+    ASSERT_EQ(r2.size(), 1u);
+    EXPECT_EQ(r2[0].l2_hint, q.l2_hint);
+  }
+}
+
 TEST(EngineTest, FullTableRejectsNewSessionsAndKeepsExistingOnes) {
   EngineHarness::Options o;
   o.max_sessions = 100;
