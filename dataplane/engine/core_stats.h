@@ -38,7 +38,12 @@ namespace presenced::engine {
   X(linger_overflow, "OFFLINE published without linger because the linger queue was full")  \
   X(reconnects_marked, "Sessions marked to be answered with RECONNECT")                     \
   X(reconnect_directive_overflow, "Reconnect directives refused: the core's book was full") \
-  X(drain_pushed, "RECONNECT packets pushed to online sessions while draining")
+  X(drain_pushed, "RECONNECT packets pushed to online sessions while draining")             \
+  X(admission_deferred, "New sessions over the admission rate, told to come back later")    \
+  X(sessions_resumed, "Sessions back after a restart, published without an ONLINE event")   \
+  X(stalls, "Gaps in this core's loop longer than the stall threshold")                     \
+  X(stalled_ms, "Milliseconds this core spent stalled")                                     \
+  X(verdicts_deferred, "Offline verdicts postponed because a core was stalled")
 
 struct CoreStatsSnapshot {
 #define PRESENCED_DECLARE_VALUE(name, help) uint64_t name = 0;

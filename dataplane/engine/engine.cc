@@ -73,6 +73,7 @@ Engine::Engine(EngineShared& shared, uint32_t core, const EngineConfig& config,
     if (shared_.home_core(sh) == core_) home_shards_.push_back(sh);
   }
   rng_state_ = (uint64_t{shared_.epoch()} << 32 | core_) * 0x9e3779b97f4a7c15ULL | 1;
+  limiter_.set_budget(config_.source_invalid_budget);
   refresh_advised_interval();
 }
 
@@ -84,6 +85,7 @@ uint64_t Engine::now_ms(const Clock& now) const {
 }
 
 void Engine::set_config(const EngineConfig& config) {
+  limiter_.set_budget(config.source_invalid_budget);
   const bool may_shorten = config.miss_limit < config_.miss_limit ||
                            config.grace_ms < config_.grace_ms ||
                            config.min_interval_s < config_.min_interval_s;
@@ -111,6 +113,7 @@ uint64_t Engine::min_timeout_ms() const {
 
 void Engine::process(std::span<const RxDatagram> burst, const Clock& now, ReplyBatch& replies,
                      EventBatch& events) {
+  begin_call(now_ms(now));
   for (std::size_t off = 0; off < burst.size(); off += kMaxBurst) {
     ingest(burst.subspan(off, std::min(kMaxBurst, burst.size() - off)), now, replies);
   }
@@ -118,23 +121,146 @@ void Engine::process(std::span<const RxDatagram> burst, const Clock& now, ReplyB
 }
 
 void Engine::tick(const Clock& now, ReplyBatch& replies, EventBatch& events) {
+  begin_call(now_ms(now));
   home_work(now, replies, events);
+}
+
+void Engine::begin_call(uint64_t now_ms) {
+  CoreLiveness& live = shared_.liveness(core_);
+  if (last_call_ms_ == 0) {
+    start_ms_ = now_ms;
+  } else if (now_ms > last_call_ms_ + config_.stall_threshold_ms) {
+    // This core did not run for a while: record the gap so that no
+    // session's silence counts it (see effective_deadline).
+    const uint32_t n = live.stalls.load(std::memory_order_relaxed);
+    const uint32_t i = n % CoreLiveness::kStallRing;
+    live.stall_start_ms[i].store(last_call_ms_, std::memory_order_relaxed);
+    live.stall_end_ms[i].store(now_ms, std::memory_order_relaxed);
+    live.stalls.store(n + 1, std::memory_order_release);  // S1: pairs with R1
+    stats_.stalls.add();
+    stats_.stalled_ms.add(now_ms - last_call_ms_);
+  }
+  last_call_ms_ = now_ms;
+  live.progress_ms.store(now_ms, std::memory_order_release);
+}
+
+uint64_t Engine::stall_credit(uint64_t from_ms, uint64_t to_ms) const {
+  // The union of every core's recorded stalls, clipped to [from, to].
+  uint64_t start[CoreLiveness::kStallRing * 8];
+  uint64_t end[CoreLiveness::kStallRing * 8];
+  uint32_t n = 0;
+  for (uint32_t c = 0;
+       c < shared_.cores() && n + CoreLiveness::kStallRing <= 8 * CoreLiveness::kStallRing; ++c) {
+    const CoreLiveness& live = shared_.liveness(c);
+    const uint32_t count = live.stalls.load(std::memory_order_acquire);  // R1
+    const uint32_t k = std::min(count, CoreLiveness::kStallRing);
+    for (uint32_t j = 0; j < k; ++j) {
+      const uint64_t a = std::max(live.stall_start_ms[j].load(std::memory_order_relaxed), from_ms);
+      const uint64_t b = std::min(live.stall_end_ms[j].load(std::memory_order_relaxed), to_ms);
+      if (a < b) {
+        start[n] = a;
+        end[n] = b;
+        ++n;
+      }
+    }
+  }
+  if (n == 0) return 0;
+  // Insertion sort by start (n is tiny), then merge.
+  for (uint32_t i = 1; i < n; ++i) {
+    for (uint32_t j = i; j > 0 && start[j] < start[j - 1]; --j) {
+      std::swap(start[j], start[j - 1]);
+      std::swap(end[j], end[j - 1]);
+    }
+  }
+  uint64_t total = 0;
+  uint64_t cur_a = start[0];
+  uint64_t cur_b = end[0];
+  for (uint32_t i = 1; i < n; ++i) {
+    if (start[i] <= cur_b) {
+      cur_b = std::max(cur_b, end[i]);
+    } else {
+      total += cur_b - cur_a;
+      cur_a = start[i];
+      cur_b = end[i];
+    }
+  }
+  return total + (cur_b - cur_a);
+}
+
+bool Engine::any_core_stalled(uint64_t now_ms) const {
+  for (uint32_t c = 0; c < shared_.cores(); ++c) {
+    const uint64_t p = shared_.liveness(c).progress_ms.load(std::memory_order_acquire);
+    if (p != 0 && p + config_.stall_threshold_ms < now_ms) return true;
+  }
+  return false;
+}
+
+uint64_t Engine::effective_deadline(const SessionSlot& s, uint64_t now_ms, bool& defer) {
+  defer = false;
+  const uint32_t last_seen32 = s.last_seen.load(std::memory_order_relaxed);
+  const uint64_t d = deadline_of(last_seen32, s.interval_s(), now_ms);
+  if (d > now_ms) return d;
+  // Nominally due. Time during which a core was stalled does not count as
+  // silence (the session's packets may have been waiting in a socket).
+  const int32_t age = static_cast<int32_t>(static_cast<uint32_t>(now_ms) - last_seen32);
+  const uint64_t last_seen = age > 0 ? now_ms - static_cast<uint64_t>(age) : now_ms;
+  const uint64_t extended = d + stall_credit(last_seen, now_ms);
+  if (extended > now_ms) return extended;
+  // And no verdict at all while some core is stalled right now.
+  if (any_core_stalled(now_ms)) {
+    defer = true;
+    stats_.verdicts_deferred.add();
+    return now_ms + std::max<uint64_t>(1, config_.stall_threshold_ms / 4);
+  }
+  return d;
+}
+
+bool Engine::admit(uint64_t now_ms, uint32_t& delay_ms) {
+  if (config_.admission_rate == 0) return true;
+  const double rate = std::max(1.0, static_cast<double>(config_.admission_rate) / shared_.cores());
+  if (admit_tokens_ < 0) {  // first use: a full second's worth
+    admit_tokens_ = rate;
+    admit_last_ms_ = now_ms;
+  }
+  if (now_ms > admit_last_ms_) {
+    admit_tokens_ = std::min(
+        rate, admit_tokens_ + rate * static_cast<double>(now_ms - admit_last_ms_) / 1000.0);
+    admit_last_ms_ = now_ms;
+  }
+  if (admit_tokens_ >= 1) {
+    admit_tokens_ -= 1;
+    return true;
+  }
+  // Over the rate: give the session the next free admission slot, so a
+  // herd comes back at the rate instead of all at once.
+  const double slot = std::max(admit_next_slot_ms_, static_cast<double>(now_ms)) + 1000.0 / rate;
+  admit_next_slot_ms_ = slot;
+  delay_ms = static_cast<uint32_t>(std::min(slot - static_cast<double>(now_ms), 3'600'000.0));
+  stats_.admission_deferred.add();
+  return false;
 }
 
 void Engine::ingest(std::span<const RxDatagram> burst, const Clock& now, ReplyBatch& replies) {
   const std::size_t n = burst.size();
   stats_.rx_datagrams.add(n);
 
-  // Stage A: parse, hash, prefetch tags, derivation inputs.
+  // Stage A: per-source budget, parse, hash, prefetch tags, derivation inputs.
+  const uint64_t call_ms = now_ms(now);
   uint32_t valid[kMaxBurst];
   uint32_t nv = 0;
   for (std::size_t i = 0; i < n; ++i) {
     Pending& p = pending_[i];
     p.rx = &burst[i];
     p.slot = table::kNoSlot;
+    if (limiter_.over_budget(burst[i].src, call_ms)) {
+      p.drop = wire::DropReason::kSourceLimited;
+      stats_.drop(p.drop);
+      continue;
+    }
     p.drop = wire::parse_client_packet({burst[i].data, burst[i].len}, p.pkt);
     if (p.drop != wire::DropReason::kNone) {
       stats_.drop(p.drop);
+      limiter_.charge(burst[i].src, call_ms);
       continue;
     }
     p.uh = table_.hash_user(p.pkt.h.user_id);
@@ -164,6 +290,7 @@ void Engine::ingest(std::span<const RxDatagram> burst, const Clock& now, ReplyBa
     Pending& p = pending_[valid[k]];
     if (!auth::tags_equal(macs[k], p.pkt.mac)) {
       p.drop = wire::DropReason::kBadMac;
+      limiter_.charge(p.rx->src, call_ms);
     } else if (static_cast<int64_t>(p.pkt.h.token_expiry) < wall_s) {
       p.drop = wire::DropReason::kTokenExpired;
     } else {
@@ -216,7 +343,7 @@ void Engine::ingest(std::span<const RxDatagram> burst, const Clock& now, ReplyBa
       continue;
     }
     queue_reply(replies, r.reply, p.pkt.h, keys[k], r.next_interval_s, p.rx->src, p.rx->local,
-                p.rx->l2_hint, now_ceil - 1, r.not_admitted);
+                p.rx->l2_hint, now_ceil - 1, r.refusal);
   }
 
   // Stage E: sign.
@@ -268,15 +395,21 @@ Engine::ApplyResult Engine::apply(uint32_t slot_index, const wire::ClientPacket&
 
   SlotState st{before};
   const bool heartbeat = p.h.type == wire::PacketType::kHeartbeat;
-  if (heartbeat && draining_ && !st.pub_online() && !st.live_online()) {
-    // Draining: a session coming back is not admitted. Keep its replay
-    // state current and send it where the drain points.
-    s.seq.store(p.h.seq, std::memory_order_relaxed);
-    s.token_expiry.store(p.h.token_expiry, std::memory_order_relaxed);
-    table::release_modified(s, before, st.word);
-    r.reply = ReplyKind::kReconnect;
-    r.not_admitted = true;
-    return r;
+  if (heartbeat && !st.pub_online() && !st.live_online()) {
+    // A session coming back from offline is an admission: refused while
+    // draining or over the admission rate. Its replay state stays current.
+    if (draining_) {
+      r.refusal.kind = Refusal::Kind::kDrain;
+    } else if (!admit(now_ms_ceil - 1, r.refusal.delay_ms)) {
+      r.refusal.kind = Refusal::Kind::kOverload;
+    }
+    if (r.refusal.kind != Refusal::Kind::kNone) {
+      s.seq.store(p.h.seq, std::memory_order_relaxed);
+      s.token_expiry.store(p.h.token_expiry, std::memory_order_relaxed);
+      table::release_modified(s, before, st.word);
+      r.reply = ReplyKind::kReconnect;
+      return r;
+    }
   }
   // Does the home core have to publish something (or arm the wheel)?
   const bool note =
@@ -324,8 +457,7 @@ Engine::ApplyResult Engine::apply(uint32_t slot_index, const wire::ClientPacket&
 
 void Engine::queue_reply(ReplyBatch& replies, ReplyKind kind, const wire::Header& h,
                          const auth::SessionKey& key, uint16_t next_interval_s, const NetAddr& src,
-                         const NetAddr& local, uint64_t l2_hint, uint64_t now_ms,
-                         bool not_admitted) {
+                         const NetAddr& local, uint64_t l2_hint, uint64_t now_ms, Refusal refusal) {
   if (kind == ReplyKind::kNone) return;
   if (replies.room() == 0) {
     stats_.drop(wire::DropReason::kBackpressure);
@@ -349,26 +481,38 @@ void Engine::queue_reply(ReplyBatch& replies, ReplyKind kind, const wire::Header
     sign_index_[sign_count_++] = index;
     stats_.acks_sent.add();
   } else {
-    build_reconnect(tx, h, directive_for(h.user_id, h.device_id, now_ms, not_admitted));
+    build_reconnect(
+        tx, h, directive_for(h.user_id, h.device_id, now_ms, refusal),
+        refusal.kind == Refusal::Kind::kOverload ? int64_t{refusal.delay_ms} : int64_t{-1});
     auth::sign_packet(key, tx.bytes, tx.len);  // rare: no batching
   }
 }
 
 ReconnectDirective Engine::directive_for(uint64_t user, uint32_t device, uint64_t now_ms,
-                                         bool not_admitted) const {
-  if (not_admitted) return drain_directive_;
+                                         const Refusal& refusal) const {
+  if (refusal.kind == Refusal::Kind::kDrain) return drain_directive_;
+  if (refusal.kind == Refusal::Kind::kOverload) {
+    ReconnectDirective d;  // same server, later
+    d.reason = wire::ReconnectReason::kOverload;
+    return d;
+  }
   if (const ReconnectDirective* d = book_.find(user, device, now_ms)) return *d;
   if (draining_) return drain_directive_;
   return ReconnectDirective{};  // same server, at once, OPERATOR
 }
 
-void Engine::build_reconnect(TxDatagram& tx, const wire::Header& h, const ReconnectDirective& d) {
+void Engine::build_reconnect(TxDatagram& tx, const wire::Header& h, const ReconnectDirective& d,
+                             int64_t delay_ms) {
   wire::ReconnectPacket rc;
   rc.h = h;
   rc.h.type = wire::PacketType::kReconnect;
   rc.server_epoch = shared_.epoch();
-  rc.delay_ms =
-      d.spread_ms == 0 ? 0 : static_cast<uint32_t>(next_random() % (uint64_t{d.spread_ms} + 1));
+  if (delay_ms >= 0) {
+    rc.delay_ms = static_cast<uint32_t>(delay_ms);
+  } else {
+    rc.delay_ms =
+        d.spread_ms == 0 ? 0 : static_cast<uint32_t>(next_random() % (uint64_t{d.spread_ms} + 1));
+  }
   rc.reason = d.reason;
   if (d.target.family == 4) {
     rc.family = wire::TargetFamily::kIpv4;

@@ -8,6 +8,7 @@
 // tests and simulations drive it deterministically.
 //
 // Server rules (PROTOCOL.md) and where they are enforced:
+//   0 sources over their invalid-packet budget -> dropped before parsing
 //   1 malformed -> parse_client_packet, counted by DropReason, no reply
 //   2 bad MAC -> stage B, constant-time compare
 //   3 expired token -> stage B, wall clock
@@ -62,6 +63,7 @@
 #include "dataplane/engine/presence_event.h"
 #include "dataplane/engine/reconnect_book.h"
 #include "dataplane/engine/reconnect_directive.h"
+#include "dataplane/engine/source_limiter.h"
 #include "dataplane/wheel/timing_wheel.h"
 #include "dataplane/wire/codec.h"
 
@@ -74,6 +76,13 @@ using EventBatch = OutBatch<PresenceEvent>;
 struct Clock {
   uint64_t mono_ns = 0;
   int64_t wall_ms = 0;
+};
+
+// Why a session was not admitted (answered with RECONNECT instead).
+struct Refusal {
+  enum class Kind : uint8_t { kNone, kDrain, kOverload };
+  Kind kind = Kind::kNone;
+  uint32_t delay_ms = 0;  // kOverload: the admission slot it is given
 };
 
 class Engine {
@@ -154,19 +163,32 @@ class Engine {
     ReplyKind reply = ReplyKind::kNone;
     uint16_t next_interval_s = 0;
     bool key_mismatch = false;  // slot was reused for another key: look again
-    bool not_admitted = false;  // draining: answered with the drain directive
+    Refusal refusal;            // not admitted: answered with RECONNECT (drain/overload)
   };
   ApplyResult apply(uint32_t slot_index, const wire::ClientPacket& p, const NetAddr& src,
                     uint32_t now_ms_ceil, int claim_spins);
   void write_address(uint32_t slot_index, table::SlotState& st, const NetAddr& src);
   void queue_reply(ReplyBatch& replies, ReplyKind kind, const wire::Header& h,
                    const auth::SessionKey& key, uint16_t next_interval_s, const NetAddr& src,
-                   const NetAddr& local, uint64_t l2_hint, uint64_t now_ms,
-                   bool not_admitted = false);
+                   const NetAddr& local, uint64_t l2_hint, uint64_t now_ms, Refusal refusal = {});
   // The directive a RECONNECT to this session carries.
   ReconnectDirective directive_for(uint64_t user, uint32_t device, uint64_t now_ms,
-                                   bool not_admitted) const;
-  void build_reconnect(TxDatagram& tx, const wire::Header& h, const ReconnectDirective& d);
+                                   const Refusal& refusal) const;
+  // delay_ms < 0: drawn uniformly from [0, d.spread_ms].
+  void build_reconnect(TxDatagram& tx, const wire::Header& h, const ReconnectDirective& d,
+                       int64_t delay_ms = -1);
+  // Admission control for sessions going online (new or back from
+  // offline): a per-core token bucket at admission_rate / cores; a refused
+  // session gets the next free admission slot as its delay.
+  bool admit(uint64_t now_ms, uint32_t& delay_ms);
+  // Stalls: records this core's progress and any gap as a stall.
+  void begin_call(uint64_t now_ms);
+  // Milliseconds of (any core's) stall within [from_ms, to_ms].
+  uint64_t stall_credit(uint64_t from_ms, uint64_t to_ms) const;
+  bool any_core_stalled(uint64_t now_ms) const;
+  // Deadline of a live session with stalled time not counted; `defer` is
+  // set when no verdict may be given now (a core is stalled).
+  uint64_t effective_deadline(const table::SessionSlot& s, uint64_t now_ms, bool& defer);
   void run_mark_scan();
   void run_drain_scan(uint64_t now_ms, ReplyBatch& replies);
   NetAddr slot_address(uint32_t slot_index, const table::SlotState& st) const;
@@ -181,7 +203,7 @@ class Engine {
                       EventBatch& events);
   // Publishes a claimed slot's live state; releases the claim.
   void reconcile_claimed(uint32_t slot_index, uint32_t word_before, table::SlotState st,
-                         const Clock& now, EventBatch& events);
+                         const Clock& now, EventBatch& events, bool resumed = false);
   void arm(uint32_t slot_index, table::SlotState& st, uint64_t now_ms);
   uint64_t wheel_visit(uint32_t slot_index, uint64_t now_ms, const Clock& now, EventBatch& events);
   void drain_linger(const Clock& now, EventBatch& events);
@@ -212,12 +234,20 @@ class Engine {
 
   std::vector<uint32_t> home_shards_;  // shards homed on this core
   ReconnectBook book_;
+  SourceLimiter limiter_;
   bool draining_ = false;
   ReconnectDirective drain_directive_;
   uint32_t drain_rate_ = 0;
   SlotScan mark_scan_;
   SlotScan drain_scan_;
   uint64_t rng_state_ = 0;
+  // Admission.
+  double admit_tokens_ = -1;  // < 0: not started (starts with one second's worth)
+  uint64_t admit_last_ms_ = 0;
+  double admit_next_slot_ms_ = 0;
+  // Stalls and restarts.
+  uint64_t last_call_ms_ = 0;  // 0: no call yet
+  uint64_t start_ms_ = 0;      // engine ms of the first call
 
   std::unique_ptr<Pending[]> pending_;
   // Reply signing batch (indices into the reply batch and their keys).

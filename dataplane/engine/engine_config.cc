@@ -40,6 +40,18 @@ std::optional<std::string> validate(const EngineConfig& c) {
   if (c.tick_ms < L::kTickMin || c.tick_ms > L::kTickMax) {
     return range_error("tick", L::kTickMin, L::kTickMax, " ms");
   }
+  if (c.admission_rate > L::kAdmissionMax) {
+    return range_error("admission_rate", 0, L::kAdmissionMax, " sessions/s (0: unlimited)");
+  }
+  if (c.source_invalid_budget > L::kSourceBudgetMax) {
+    return range_error("source_invalid_budget", 0, L::kSourceBudgetMax, " packets/s (0: off)");
+  }
+  if (c.stall_threshold_ms < L::kStallMin || c.stall_threshold_ms > L::kStallMax) {
+    return range_error("stall_threshold", L::kStallMin, L::kStallMax, " ms");
+  }
+  if (c.restart_grace_ms > L::kRestartGraceMax) {
+    return range_error("restart_grace", 0, L::kRestartGraceMax, " ms");
+  }
   return std::nullopt;
 }
 

@@ -22,6 +22,11 @@ struct EngineConfig {
   uint32_t max_interval_s = 300;          // ... nor above
   uint64_t heartbeat_budget = 2'000'000;  // heartbeats/s before intervals stretch; 0 = none
   uint32_t tick_ms = 10;                  // wheel sweep period = offline detection bound
+  // Hardening (docs/SECURITY.md):
+  uint32_t admission_rate = 200'000;     // new sessions/s over all cores; 0 = unlimited
+  uint32_t source_invalid_budget = 200;  // invalid packets/s per source prefix and core; 0 = off
+  uint32_t stall_threshold_ms = 1000;    // a core gap longer than this is a stall
+  uint32_t restart_grace_ms = 92'000;    // resumed sessions publish no ONLINE this long
 
   friend bool operator==(const EngineConfig&, const EngineConfig&) = default;
 };
@@ -35,6 +40,10 @@ struct ConfigLimits {
   static constexpr uint32_t kLingerMax = 60'000;
   static constexpr uint64_t kBudgetMax = 1'000'000'000;
   static constexpr uint32_t kTickMin = 1, kTickMax = 1000;
+  static constexpr uint32_t kAdmissionMax = 100'000'000;
+  static constexpr uint32_t kSourceBudgetMax = 10'000'000;
+  static constexpr uint32_t kStallMin = 100, kStallMax = 600'000;
+  static constexpr uint32_t kRestartGraceMax = 3'600'000;
 };
 
 // nullopt when valid; otherwise a message naming the field (by its config

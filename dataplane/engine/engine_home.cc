@@ -109,7 +109,7 @@ void Engine::create_session(const LaneMessage& m, const Clock& now, ReplyBatch& 
       return;
     }
     queue_reply(replies, r.reply, p.h, m.key, r.next_interval_s, m.src, m.local, m.l2_hint, now_ms,
-                r.not_admitted);
+                r.refusal);
     return;
   }
   if (m.type == wire::PacketType::kBye) {
@@ -120,12 +120,21 @@ void Engine::create_session(const LaneMessage& m, const Clock& now, ReplyBatch& 
                 m.src, m.local, m.l2_hint, now_ms);
     return;
   }
+  Refusal refusal;
   if (draining_) {
-    // Not admitted while draining: sent where the drain points instead.
+    refusal.kind = Refusal::Kind::kDrain;  // sent where the drain points
+  } else if (!admit(now_ms, refusal.delay_ms)) {
+    refusal.kind = Refusal::Kind::kOverload;  // come back at its admission slot
+  }
+  if (refusal.kind != Refusal::Kind::kNone) {
     queue_reply(replies, ReplyKind::kReconnect, p.h, m.key, 0, m.src, m.local, m.l2_hint, now_ms,
-                /*not_admitted=*/true);
+                refusal);
     return;
   }
+  // Back after a server restart (it saw another epoch) within the grace
+  // window: its user was published online by the previous process.
+  const bool resumed = m.epoch_seen != 0 && m.epoch_seen != shared_.epoch() &&
+                       now_ms < start_ms_ + config_.restart_grace_ms;
 
   uint32_t before = 0;
   table::PresenceTable::InsertOutcome outcome;
@@ -147,7 +156,7 @@ void Engine::create_session(const LaneMessage& m, const Clock& now, ReplyBatch& 
   st.set_live_status(m.status);
   stats_.sessions_created.add();
   stats_.heartbeats_accepted.add();
-  reconcile_claimed(idx, before, st, now, events);
+  reconcile_claimed(idx, before, st, now, events, resumed);
   queue_reply(replies, ReplyKind::kAck, p.h, m.key, interval, m.src, m.local, m.l2_hint, now_ms);
 }
 
@@ -163,7 +172,7 @@ void Engine::arm(uint32_t slot_index, SlotState& st, uint64_t now_ms) {
 }
 
 void Engine::reconcile_claimed(uint32_t idx, uint32_t word_before, SlotState st, const Clock& now,
-                               EventBatch& events) {
+                               EventBatch& events, bool resumed) {
   SessionSlot& s = table_.slot(idx);
   const uint64_t now_ms = this->now_ms(now);
   st.set(bits::kNotePending, false);
@@ -228,8 +237,12 @@ void Engine::reconcile_claimed(uint32_t idx, uint32_t word_before, SlotState st,
     }
     if (!before.online) {
       counters.users_online.add();
-      emit(events, EventType::kOnline, user, after.status, user_last_seen(uh, user, last_seen32),
-           now);
+      if (resumed) {
+        stats_.sessions_resumed.add();  // published by the previous process
+      } else {
+        emit(events, EventType::kOnline, user, after.status, user_last_seen(uh, user, last_seen32),
+             now);
+      }
     } else if (before.status != after.status) {
       emit(events, EventType::kStatus, user, after.status, user_last_seen(uh, user, last_seen32),
            now);
@@ -262,8 +275,8 @@ uint64_t Engine::wheel_visit(uint32_t idx, uint64_t now_ms, const Clock& now, Ev
   SessionSlot& s = table_.slot(idx);
   SlotState st{s.word.load(std::memory_order_relaxed)};
   if (st.live_online()) {
-    const uint64_t d =
-        deadline_of(s.last_seen.load(std::memory_order_relaxed), s.interval_s(), now_ms);
+    bool defer = false;
+    const uint64_t d = effective_deadline(s, now_ms, defer);
     if (d > now_ms) return std::min(d, now_ms + min_timeout_ms());
     if (events.room() == 0) {  // the offline event would not fit: next ms
       stats_.events_deferred.add();
@@ -274,9 +287,9 @@ uint64_t Engine::wheel_visit(uint32_t idx, uint64_t now_ms, const Clock& now, Ev
   claim_home(s, before);
   st = SlotState{before};
   if (st.live_online()) {
-    const uint64_t d =
-        deadline_of(s.last_seen.load(std::memory_order_relaxed), s.interval_s(), now_ms);
-    if (d > now_ms) {  // a heartbeat raced us
+    bool defer = false;
+    const uint64_t d = effective_deadline(s, now_ms, defer);
+    if (d > now_ms) {  // a heartbeat raced us, or stalled time is being accounted
       table::release_unchanged(s, before);
       return std::min(d, now_ms + min_timeout_ms());
     }

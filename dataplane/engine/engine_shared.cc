@@ -23,7 +23,8 @@ EngineShared::EngineShared(table::PresenceTable& table, const Options& o)
       epoch_(o.epoch != 0 ? o.epoch : random_epoch()),
       mono_base_ns_(o.mono_base_ns),
       master_key_(o.master_key),
-      stats_(new CoreStats[cores_]) {
+      stats_(new CoreStats[cores_]),
+      liveness_(new CoreLiveness[cores_]) {
   const uint32_t capacity =
       o.lane_capacity != 0 ? o.lane_capacity : std::max<uint32_t>(1024, 65536 / cores_);
   lanes_.reserve(static_cast<std::size_t>(cores_) * cores_);

@@ -50,6 +50,16 @@ struct LaneMessage {
   auth::SessionKey key;  // kCreate: the derived key, to sign the reply
 };
 
+// Liveness of one data core, for the stall rule (engine.h): its progress
+// and a ring of its recent stalls. Written by that core only.
+struct alignas(kCacheLine) CoreLiveness {
+  static constexpr uint32_t kStallRing = 16;
+  std::atomic<uint64_t> progress_ms{0};  // engine ms of its last call (0: none yet)
+  std::atomic<uint32_t> stalls{0};       // stalls recorded; ring index = stalls % kStallRing
+  std::atomic<uint64_t> stall_start_ms[kStallRing] = {};
+  std::atomic<uint64_t> stall_end_ms[kStallRing] = {};
+};
+
 class EngineShared {
  public:
   struct Options {
@@ -68,6 +78,8 @@ class EngineShared {
   uint32_t home_core(uint32_t shard) const { return shard % cores_; }
   SpscRing<LaneMessage>& lane(uint32_t from, uint32_t to) { return *lanes_[from * cores_ + to]; }
   CoreStats& stats(uint32_t core) { return stats_[core]; }
+  CoreLiveness& liveness(uint32_t core) { return liveness_[core]; }
+  const CoreLiveness& liveness(uint32_t core) const { return liveness_[core]; }
   const CoreStats& stats(uint32_t core) const { return stats_[core]; }
   uint32_t epoch() const { return epoch_; }
   const auth::MasterKey& master_key() const { return master_key_; }
@@ -86,6 +98,7 @@ class EngineShared {
   auth::MasterKey master_key_;
   std::vector<std::unique_ptr<SpscRing<LaneMessage>>> lanes_;
   std::unique_ptr<CoreStats[]> stats_;
+  std::unique_ptr<CoreLiveness[]> liveness_;
 };
 
 }  // namespace presenced::engine

@@ -98,6 +98,9 @@ TEST_P(DaemonTest, NoReplyToMalformedForgedExpiredReplayedOrRandomDatagrams) {
     if (i % 256 == 255) std::this_thread::sleep_for(1ms);  // stay within socket buffers
   }
   // Then a valid heartbeat: the first (and only) datagram back is its ACK.
+  // (This source just spent its invalid-packet budget, so it waits for its
+  // bucket to refill a little first: 10 ms at the default 200/s.)
+  std::this_thread::sleep_for(100ms);
   const Packet good = c.heartbeat();
   peer.send_to(d.address(), good.bytes);
   const auto reply = peer.receive(5s);

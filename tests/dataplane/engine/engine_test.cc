@@ -1,5 +1,6 @@
 #include "dataplane/engine/engine.h"
 
+#include <algorithm>
 #include <random>
 #include <set>
 
@@ -446,7 +447,7 @@ TEST(EngineTest, ConfigChangeShorteningTimeoutsRevisitsTheWheel) {
   EXPECT_LE(h.now_ms(), last + 2000 + 1 + cfg.tick_ms);
 }
 
-TEST(EngineTest, DayLongMonotonicJumpDeclaresEachSessionOfflineOnce) {
+TEST(EngineTest, DayLongMonotonicJumpIsAStallAndEachSessionGoesOfflineOnce) {
   EngineHarness h(EngineHarness::Options{.config = fast_config()});
   std::vector<TestClient> clients(500);
   for (std::size_t i = 0; i < clients.size(); ++i) {
@@ -454,9 +455,14 @@ TEST(EngineTest, DayLongMonotonicJumpDeclaresEachSessionOfflineOnce) {
     h.send(clients[i].heartbeat());
   }
   h.take_events();
+  // A day without the core running: by the stall rule that day is not
+  // silence, so nobody is declared offline the moment the core resumes...
   h.advance_ms(86'400'000);
   h.tick();
-  h.tick();
+  EXPECT_TRUE(h.events().empty());
+  EXPECT_EQ(h.stats().stalls, 1u);
+  // ...but one timeout (2 s) of real silence later, each exactly once.
+  h.run_for(2100, 10);
   EXPECT_EQ(h.events().size(), clients.size());
   std::set<uint64_t> users;
   for (const auto& e : h.events()) {
@@ -467,6 +473,64 @@ TEST(EngineTest, DayLongMonotonicJumpDeclaresEachSessionOfflineOnce) {
   EXPECT_EQ(h.engine().wheel_entries(), 0u);
   // The catch-up swept the wheel's buckets about once, not a day of ms.
   EXPECT_LT(h.engine().wheel_stats().buckets_swept, 3u * 65536u + 100000u);
+}
+
+TEST(EngineTest, StalledTimeDoesNotCountAsSilence) {
+  EngineConfig cfg = fast_config();  // timeout 2 s
+  EngineHarness h(EngineHarness::Options{.config = cfg});
+  TestClient alive;
+  alive.user = 1;
+  TestClient silent;
+  silent.user = 2;
+  h.send(alive.heartbeat());
+  h.send(silent.heartbeat());
+  h.run_for(1500, 10);
+  h.send(alive.heartbeat());  // alive's last heartbeat before the stall
+  h.take_events();
+  // The core stalls for 20 s; alive's heartbeats wait in the socket and are
+  // processed right when it resumes.
+  h.advance_ms(20'000);
+  h.send(alive.heartbeat());
+  h.run_for(500, 10);
+  EXPECT_TRUE(h.events().empty()) << "no verdict counts the stalled 20 s";
+  // silent really was silent 1.5 s before the stall: its remaining 0.5 s of
+  // timeout runs after the stall.
+  h.run_for(600, 10);
+  ASSERT_EQ(h.events().size(), 1u);
+  EXPECT_EQ(h.events()[0].user, silent.user);
+  EXPECT_TRUE(h.session_online(alive.user, 1));
+}
+
+TEST(EngineTest, NoVerdictWhileAnotherCoreIsStalled) {
+  EngineHarness::Options o;
+  o.cores = 2;
+  o.shards = 2;
+  o.config = fast_config();
+  EngineHarness h(o);
+  std::vector<TestClient> clients(20);
+  for (std::size_t i = 0; i < clients.size(); ++i) {
+    clients[i].user = 100 + i;
+    h.send(clients[i].heartbeat(), 0);
+  }
+  h.take_events();
+  // Core 1 stops making progress; core 0 keeps ticking past every timeout.
+  ReplyBatch replies;
+  EventBatch events;
+  std::vector<TxDatagram> rbuf(256);
+  std::vector<PresenceEvent> ebuf(256);
+  std::size_t published = 0;
+  for (int step = 0; step < 500; ++step) {  // 5 s
+    h.advance_ms(10);
+    replies = {rbuf.data(), 256, 0};
+    events = {ebuf.data(), 256, 0};
+    h.engine(0).tick(h.now(), replies, events);
+    published += events.size;
+  }
+  EXPECT_EQ(published, 0u) << "core 1 is stalled: its sockets may hold their heartbeats";
+  EXPECT_GT(h.stats().verdicts_deferred, 0u);
+  // Core 1 resumes (records its stall), the sessions are silent for real.
+  h.run_for(2500, 10);
+  EXPECT_EQ(h.events().size(), clients.size());
 }
 
 TEST(EngineTest, WallClockStepsDoNotAffectLiveness) {
@@ -566,20 +630,92 @@ TEST(EngineTest, FullEventBufferDelaysEventsWithoutLosingThem) {
     h.send(clients[i].heartbeat());
   }
   h.take_events();
-  // Advance past the timeout with an event buffer of 7 per call.
-  h.advance_ms(2100);
+  // Tick past the timeout with an event buffer of 7 per call.
   std::vector<PresenceEvent> buf(7);
   std::vector<TxDatagram> rbuf(64);
   std::size_t got = 0;
-  for (int i = 0; i < 200 && got < clients.size(); ++i) {
+  for (int i = 0; i < 600 && got < clients.size(); ++i) {
+    h.advance_ms(10);
     EventBatch events{buf.data(), 7, 0};
     ReplyBatch replies{rbuf.data(), 64, 0};
     h.engine().tick(h.now(), replies, events);
     got += events.size;
-    h.advance_ms(1);
   }
   EXPECT_EQ(got, clients.size());
   EXPECT_GT(h.stats().events_deferred, 0u);
+}
+
+TEST(EngineTest, AdmissionRateDefersTheHerdToFutureSlotsAndNeverShedsExistingSessions) {
+  EngineConfig cfg;
+  cfg.admission_rate = 10;  // 10 new sessions per second
+  EngineHarness h(EngineHarness::Options{.config = cfg});
+  TestClient existing;
+  existing.user = 1;
+  ASSERT_EQ(h.send(existing.heartbeat())[0].len, wire::kAckSize);
+  std::vector<TestClient> herd(60);
+  std::vector<Packet> burst;
+  for (std::size_t i = 0; i < herd.size(); ++i) {
+    herd[i].user = 100 + i;
+    burst.push_back(herd[i].heartbeat());
+  }
+  const auto replies = h.send(burst);
+  ASSERT_EQ(replies.size(), herd.size());
+  std::size_t acked = 0;
+  std::vector<uint32_t> delays;
+  for (const auto& tx : replies) {
+    if (tx.len == wire::kAckSize) {
+      ++acked;
+      continue;
+    }
+    wire::ReconnectPacket rc;
+    ASSERT_EQ(wire::parse_reconnect({tx.bytes, tx.len}, rc), wire::DropReason::kNone);
+    EXPECT_EQ(rc.reason, wire::ReconnectReason::kOverload);
+    EXPECT_EQ(rc.family, wire::TargetFamily::kSameServer);
+    delays.push_back(rc.delay_ms);
+  }
+  EXPECT_EQ(acked, 9u) << "one token went to the existing session's creation";
+  // Refused sessions get consecutive slots, 100 ms apart.
+  std::sort(delays.begin(), delays.end());
+  for (std::size_t i = 0; i < delays.size(); ++i) {
+    EXPECT_NEAR(static_cast<double>(delays[i]), 100.0 * static_cast<double>(i + 1), 2.0);
+  }
+  EXPECT_EQ(h.stats().admission_deferred, herd.size() - 9);
+  // Existing sessions keep getting ACKs.
+  EXPECT_EQ(h.send(existing.heartbeat())[0].len, wire::kAckSize);
+  // Coming back at their slots, they are admitted.
+  std::size_t admitted = 0;
+  for (int step = 0; step < 60; ++step) {
+    h.advance_ms(100);
+    for (std::size_t i = 0; i < herd.size(); ++i) {
+      if (h.session_online(herd[i].user, 1)) continue;
+      const auto r = h.send(herd[i].heartbeat());
+      if (!r.empty() && r[0].len == wire::kAckSize) ++admitted;
+      break;  // one per 100 ms: the rate
+    }
+  }
+  EXPECT_EQ(admitted, herd.size() - 9);
+}
+
+TEST(EngineTest, SessionsBackAfterARestartResumeWithoutOnlineEvents) {
+  EngineHarness h;  // epoch 0xdeadbeef; restart_grace 92 s by default
+  TestClient resumed;
+  resumed.user = 1;
+  Packet p = resumed.heartbeat();
+  // Re-sign with epoch_seen = the previous process's epoch.
+  wire::ClientPacket cp;
+  ASSERT_EQ(wire::parse_client_packet(p.bytes, cp), wire::DropReason::kNone);
+  cp.epoch_seen = 0x12345678;
+  wire::build_client_packet(cp, std::span<uint8_t, wire::kHeartbeatSize>(p.bytes.data(), 40));
+  auth::sign_packet(resumed.key(), p.bytes.data(), p.bytes.size());
+  ASSERT_EQ(h.send(p).size(), 1u);
+  EXPECT_TRUE(h.events().empty()) << "published online by the previous process";
+  EXPECT_EQ(h.stats().sessions_resumed, 1u);
+  EXPECT_EQ(h.shared().users_online(), 1u);
+  TestClient fresh;  // epoch_seen 0: a new login, announced
+  fresh.user = 2;
+  h.send(fresh.heartbeat());
+  ASSERT_EQ(h.events().size(), 1u);
+  EXPECT_EQ(h.events()[0].user, 2u);
 }
 
 }  // namespace
