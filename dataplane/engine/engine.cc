@@ -343,7 +343,7 @@ void Engine::ingest(std::span<const RxDatagram> burst, const Clock& now, ReplyBa
       continue;
     }
     queue_reply(replies, r.reply, p.pkt.h, keys[k], r.next_interval_s, p.rx->src, p.rx->local,
-                p.rx->l2_hint, now_ceil - 1, r.refusal);
+                p.rx->l2_hint, now_ceil - 1, r.refusal, p.rx->data);
   }
 
   // Stage E: sign.
@@ -457,7 +457,8 @@ Engine::ApplyResult Engine::apply(uint32_t slot_index, const wire::ClientPacket&
 
 void Engine::queue_reply(ReplyBatch& replies, ReplyKind kind, const wire::Header& h,
                          const auth::SessionKey& key, uint16_t next_interval_s, const NetAddr& src,
-                         const NetAddr& local, uint64_t l2_hint, uint64_t now_ms, Refusal refusal) {
+                         const NetAddr& local, uint64_t l2_hint, uint64_t now_ms, Refusal refusal,
+                         const uint8_t* request) {
   if (kind == ReplyKind::kNone) return;
   if (replies.room() == 0) {
     stats_.drop(wire::DropReason::kBackpressure);
@@ -470,12 +471,22 @@ void Engine::queue_reply(ReplyBatch& replies, ReplyKind kind, const wire::Header
   tx.local = local;
   tx.l2_hint = l2_hint;
   if (kind == ReplyKind::kAck) {
-    wire::AckPacket a;
-    a.h = h;
-    a.h.type = wire::PacketType::kAck;
-    a.server_epoch = shared_.epoch();
-    a.next_interval_s = next_interval_s;
-    wire::build_ack(a, std::span<uint8_t, wire::kAckSize>(tx.bytes, wire::kAckSize));
+    if (request != nullptr) {
+      // The ACK's header echoes the request's (rule 5): copy its 24 bytes
+      // (validated by the parser) and change the type.
+      std::memcpy(tx.bytes, request, wire::kHeaderSize);
+      tx.bytes[wire::kOffType] = static_cast<uint8_t>(wire::PacketType::kAck);
+      store_be<uint32_t>(tx.bytes + wire::kOffAckEpoch, shared_.epoch());
+      store_be<uint16_t>(tx.bytes + wire::kOffAckNextInterval, next_interval_s);
+      store_be<uint16_t>(tx.bytes + wire::kOffAckReserved, 0);
+    } else {
+      wire::AckPacket a;
+      a.h = h;
+      a.h.type = wire::PacketType::kAck;
+      a.server_epoch = shared_.epoch();
+      a.next_interval_s = next_interval_s;
+      wire::build_ack(a, std::span<uint8_t, wire::kAckSize>(tx.bytes, wire::kAckSize));
+    }
     tx.len = wire::kAckSize;
     sign_keys_[sign_count_] = key;
     sign_index_[sign_count_++] = index;

@@ -170,7 +170,8 @@ class Engine {
   void write_address(uint32_t slot_index, table::SlotState& st, const NetAddr& src);
   void queue_reply(ReplyBatch& replies, ReplyKind kind, const wire::Header& h,
                    const auth::SessionKey& key, uint16_t next_interval_s, const NetAddr& src,
-                   const NetAddr& local, uint64_t l2_hint, uint64_t now_ms, Refusal refusal = {});
+                   const NetAddr& local, uint64_t l2_hint, uint64_t now_ms, Refusal refusal = {},
+                   const uint8_t* request = nullptr);
   // The directive a RECONNECT to this session carries.
   ReconnectDirective directive_for(uint64_t user, uint32_t device, uint64_t now_ms,
                                    const Refusal& refusal) const;
