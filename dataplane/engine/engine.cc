@@ -218,13 +218,16 @@ uint64_t Engine::effective_deadline(const SessionSlot& s, uint64_t now_ms, bool&
 bool Engine::admit(uint64_t now_ms, uint32_t& delay_ms) {
   if (config_.admission_rate == 0) return true;
   const double rate = std::max(1.0, static_cast<double>(config_.admission_rate) / shared_.cores());
-  if (admit_tokens_ < 0) {  // first use: a full second's worth
-    admit_tokens_ = rate;
+  // A shallow bucket (20 ms worth, at least one): admissions over any
+  // window W stay within rate x (W + 20 ms), so the limit holds per second.
+  const double depth = std::max(1.0, rate / 50.0);
+  if (admit_tokens_ < 0) {  // first use: a full bucket
+    admit_tokens_ = depth;
     admit_last_ms_ = now_ms;
   }
   if (now_ms > admit_last_ms_) {
     admit_tokens_ = std::min(
-        rate, admit_tokens_ + rate * static_cast<double>(now_ms - admit_last_ms_) / 1000.0);
+        depth, admit_tokens_ + rate * static_cast<double>(now_ms - admit_last_ms_) / 1000.0);
     admit_last_ms_ = now_ms;
   }
   if (admit_tokens_ >= 1) {

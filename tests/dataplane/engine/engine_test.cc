@@ -652,6 +652,7 @@ TEST(EngineTest, AdmissionRateDefersTheHerdToFutureSlotsAndNeverShedsExistingSes
   TestClient existing;
   existing.user = 1;
   ASSERT_EQ(h.send(existing.heartbeat())[0].len, wire::kAckSize);
+  h.run_for(1000, 100);  // the bucket refills
   std::vector<TestClient> herd(60);
   std::vector<Packet> burst;
   for (std::size_t i = 0; i < herd.size(); ++i) {
@@ -673,13 +674,15 @@ TEST(EngineTest, AdmissionRateDefersTheHerdToFutureSlotsAndNeverShedsExistingSes
     EXPECT_EQ(rc.family, wire::TargetFamily::kSameServer);
     delays.push_back(rc.delay_ms);
   }
-  EXPECT_EQ(acked, 9u) << "one token went to the existing session's creation";
+  // The bucket is shallow (20 ms worth, at least one session): one is
+  // admitted at once, the rest get slots.
+  EXPECT_EQ(acked, 1u);
   // Refused sessions get consecutive slots, 100 ms apart.
   std::sort(delays.begin(), delays.end());
   for (std::size_t i = 0; i < delays.size(); ++i) {
     EXPECT_NEAR(static_cast<double>(delays[i]), 100.0 * static_cast<double>(i + 1), 2.0);
   }
-  EXPECT_EQ(h.stats().admission_deferred, herd.size() - 9);
+  EXPECT_EQ(h.stats().admission_deferred, herd.size() - 1);
   // Existing sessions keep getting ACKs.
   EXPECT_EQ(h.send(existing.heartbeat())[0].len, wire::kAckSize);
   // Coming back at their slots, they are admitted.
@@ -693,7 +696,7 @@ TEST(EngineTest, AdmissionRateDefersTheHerdToFutureSlotsAndNeverShedsExistingSes
       break;  // one per 100 ms: the rate
     }
   }
-  EXPECT_EQ(admitted, herd.size() - 9);
+  EXPECT_EQ(admitted, herd.size() - 1);
 }
 
 TEST(EngineTest, SessionsBackAfterARestartResumeWithoutOnlineEvents) {
