@@ -73,7 +73,7 @@ TEST_P(SimStallTest, NoMassOffliningAfterAStall) {
   w.at(stop_at, [&w, silent] {
     for (uint32_t i = 0; i < silent; ++i) w.stop_client(i);
   });
-  w.at(stall_at, [&w, stall_ms] { w.stall_core(stalled_core, stall_ms); });
+  w.at(stall_at, [&] { w.stall_core(stalled_core, stall_ms); });
   uint64_t queued_at_resume = 0;
   w.at(stall_at + stall_ms, [&] { queued_at_resume = w.socket(stalled_core).size(); });
   const uint64_t end_ms = stall_at + stall_ms + timeout + o.config.linger_ms + 60'000;
