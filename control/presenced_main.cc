@@ -1,10 +1,14 @@
 // presenced_main.cc: the presenced entry point.
 //
-// Parses the configuration (exit 2 on bad flags or values), loads or
-// creates the master key, builds the server, prints `listening on
-// ADDR:PORT`, runs until SIGTERM or SIGINT, then stops receiving, flushes
-// the events and exits 0. Signals are handled synchronously (sigtimedwait
-// in this thread); every other thread has them blocked.
+// Parses the configuration (exit 2 on bad flags or values, a control
+// address off loopback without a token file, an empty or unreadable token
+// file), loads or creates the master key, builds the server and binds the
+// control plane (exit 1 if either cannot bind), prints `listening on
+// ADDR:PORT` then `control on ADDR:PORT`, starts the data cores and then
+// the control plane, runs until SIGTERM or SIGINT, then stops the control
+// plane first (its event streams end), stops receiving, flushes the events
+// and exits 0. Signals are handled synchronously (sigtimedwait in this
+// thread); every other thread has them blocked.
 #include <cinttypes>
 #include <cstdio>
 #include <ctime>
@@ -12,6 +16,8 @@
 
 #include <signal.h>
 
+#include "control/event_stream.h"
+#include "control/http_api.h"
 #include "control/key_file.h"
 #include "control/log.h"
 #include "control/server.h"
@@ -83,6 +89,13 @@ int run(int argc, char** argv) {
     log::info(std::string(created ? "created master key " : "using master key ") + path);
   }
 
+  std::string token;
+  if (config.control_enabled && !config.control_token_file.empty() &&
+      !load_token_file(config.control_token_file, token, &error)) {
+    std::fprintf(stderr, "presenced: %s\n", error.c_str());
+    return 2;
+  }
+
   std::unique_ptr<JsonLinesSink> events_out;
   if (!config.events_out.empty()) {
     events_out = JsonLinesSink::open(config.events_out, &error);
@@ -99,12 +112,37 @@ int run(int argc, char** argv) {
   }
   if (events_out) server->add_event_sink(events_out.get());
 
+  // The control plane: its event stream is a hub sink (added before the
+  // hub starts); it binds now, so a busy port stops start-up cleanly, and
+  // serves once the data cores run.
+  EventStream event_stream(static_cast<std::size_t>(config.event_backlog));
+  ServerTarget target(*server);
+  std::unique_ptr<ControlServer> control;
+  if (config.control_enabled) {
+    server->add_event_sink(&event_stream);
+    ControlOptions co;
+    co.listen = config.control;
+    co.token = token;
+    co.default_drain_rate = config.drain_rate;
+    control = std::make_unique<ControlServer>(target, event_stream, co);
+    if (!control->bind(&error)) {
+      std::fprintf(stderr, "presenced: --control: %s\n", error.c_str());
+      return 1;
+    }
+  }
+
   std::printf("listening on %s\n", to_string(server->listen_address()).c_str());
+  if (control) std::printf("control on %s\n", to_string(control->address()).c_str());
   std::fflush(stdout);
   log::info(std::string("backend ") + io::backend_name(config.backend) + " on " +
             std::to_string(server->cores()) + " data core(s), epoch " +
             std::to_string(server->shared().epoch()));
   server->start();
+  if (control) {
+    control->start();
+    log::info("control plane on http://" + to_string(control->address()) +
+              (token.empty() ? "" : " (bearer token required)"));
+  }
 
   Totals before = totals(*server);
   uint64_t last_status_ms = server->uptime_ms();
@@ -124,6 +162,7 @@ int run(int argc, char** argv) {
       last_status_ms = now_ms;
     }
   }
+  if (control) control->stop();  // first: no command reaches stopping cores
   server->stop();
   events_out.reset();  // flushes
   log::info("stopped");

@@ -51,6 +51,11 @@ std::unique_ptr<Server> Server::create(const ServerConfig& config, const auth::M
   bo.listen = config.listen;
   bo.instances = cores;
   bo.burst = config.burst;
+  bo.dpdk_args = config.dpdk_args;
+  bo.dpdk_port = config.dpdk_port;
+  bo.dpdk_addresses = config.dpdk_ips;
+  bo.dpdk_prefix_lengths = config.dpdk_ip_prefixes;
+  bo.dpdk_exception = config.dpdk_exception;
   s->backends_ = io::create_backends(bo, error);
   if (s->backends_.empty()) return nullptr;
 

@@ -1,92 +1,134 @@
 #!/usr/bin/env bash
 # demo.sh: the README's first command. Installs the dependencies, builds
-# presenced (release) and runs it on loopback with a small fleet of real
-# clients for a bounded time: live status lines from the server and the
-# presence events as they happen. Part of the fleet goes silent halfway, so
-# their OFFLINE events show the timeout at work.
+# presenced (release) and runs it on loopback with presence-loadgen driving
+# 1,000,000 sessions (one client state machine each) for a bounded time:
+# the sessions come online, heartbeat, then 10 % of the users go silent and
+# their OFFLINE events follow the timeout. Live status comes from
+# `presencectl top` (or presenced's --stats-interval lines when presencectl
+# is not built); the load generator's summary ends the demo.
 #
-#   DEMO_SECONDS   how long to run (default 30)
-#   DEMO_CLIENTS   how many client sessions (default 24)
-#   DEMO_BACKEND   uring (default) or socket
+#   DEMO_SECONDS    upper bound of the run (default 60)
+#   DEMO_SESSIONS   sessions (default 1000000; DEMO_CLIENTS is accepted too)
+#   DEMO_INTERVAL   heartbeat interval the server advises, s (default 10;
+#                   timeout = 2 x interval + 1 s)
+#   DEMO_BACKEND    uring (default) or socket
+#
+# As root it raises net.core.rmem_max/wmem_max to 64 MiB while it runs (UDP
+# socket buffers for bursts of a million sessions on loopback) and puts the
+# old values back at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-seconds=${DEMO_SECONDS:-30}
-clients=${DEMO_CLIENTS:-24}
+seconds=${DEMO_SECONDS:-60}
+sessions=${DEMO_SESSIONS:-${DEMO_CLIENTS:-1000000}}
+interval=${DEMO_INTERVAL:-10}
 backend=${DEMO_BACKEND:-uring}
 
 bash tools/install-deps.sh
 if [ ! -f build-release/build.ninja ]; then
   meson setup build-release --buildtype=release >/dev/null
 fi
-ninja -C build-release control/presenced tools/presence-client >/dev/null
+targets=(control/presenced tools/presence-loadgen)
+if grep -q "'presencectl'" tools/meson.build 2>/dev/null; then targets+=(tools/presencectl); fi
+ninja -C build-release "${targets[@]}" >/dev/null
+ctl=build-release/tools/presencectl
+[ -x "$ctl" ] || ctl=
 
 work=$(mktemp -d /tmp/presenced-demo-XXXXXX)
 pids=()
+old_rmem=
+old_wmem=
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
+  if [ -n "$old_rmem" ]; then
+    sysctl -q -w net.core.rmem_max="$old_rmem" net.core.wmem_max="$old_wmem" || true
+  fi
   rm -rf "$work"
 }
 trap cleanup EXIT
 
+if [ "$(id -u)" -eq 0 ]; then
+  old_rmem=$(sysctl -n net.core.rmem_max)
+  old_wmem=$(sysctl -n net.core.wmem_max)
+  echo "demo: raising net.core.rmem_max/wmem_max to 64 MiB while the demo runs (were $old_rmem/$old_wmem)"
+  sysctl -q -w net.core.rmem_max=67108864 net.core.wmem_max=67108864
+fi
+
 head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$work/master.key"
 echo >> "$work/master.key"
 
-# Short intervals so that a 30-second demo shows sessions timing out:
-# interval 2 s, 2 misses, 1 s grace -> offline 5 s after the last heartbeat,
-# published after 1 s of linger.
+timeout_s=$(( 2 * interval + 1 ))
+stats=()
+[ -n "$ctl" ] || stats=(--stats-interval 2)
 ./build-release/control/presenced --backend "$backend" --listen 127.0.0.1:0 \
-  --master-key-file "$work/master.key" --max-sessions 100000 \
-  --interval 2 --min-interval 1 --miss-limit 2 --grace 1s --linger 1s \
-  --events-out "$work/events.jsonl" --stats-interval 2 \
+  --control 127.0.0.1:0 --master-key-file "$work/master.key" \
+  --max-sessions $(( sessions + sessions / 10 + 1000 )) \
+  --interval "$interval" --min-interval "$interval" --miss-limit 2 --grace 1s --linger 1s \
+  --events-out "$work/events.jsonl" "${stats[@]}" \
   > "$work/stdout" 2> "$work/stderr" &
-pids+=($!)
-tail -n +1 -F "$work/stderr" 2>/dev/null | sed -u 's/^/[presenced] /' &
-pids+=($!)
+server_pid=$!
+pids+=("$server_pid")
+if [ -z "$ctl" ]; then
+  tail -n +1 -F "$work/stderr" 2>/dev/null | sed -u 's/^/[presenced] /' &
+  pids+=($!)
+fi
 for _ in $(seq 100); do
   grep -q "listening on" "$work/stdout" 2>/dev/null && break
   sleep 0.1
 done
 address=$(sed -n 's/^listening on //p' "$work/stdout")
-[ -n "$address" ] || { echo "demo: presenced did not start"; exit 1; }
-echo "demo: presenced listening on $address; $clients clients for $seconds s"
+control=$(sed -n 's/^control on //p' "$work/stdout")
+[ -n "$address" ] || { echo "demo: presenced did not start"; cat "$work/stderr"; exit 1; }
 
-tail -n +1 -F "$work/events.jsonl" 2>/dev/null | sed -u 's/^/[event] /' &
-pids+=($!)
+# Sessions start at sessions/interval per second, so the bring-up takes one
+# interval and the heartbeats are spread evenly. Churn needs the bring-up,
+# a settle, the timeout, one interval (the silenced sessions' last
+# heartbeats are spread over one) and the linger; with less time the demo
+# stays in steady mode.
+start_rate=$(( sessions / interval ))
+needed=$(( interval + 2 + timeout_s + interval + 1 + 5 ))
+mode=churn
+[ "$seconds" -ge "$needed" ] || mode=steady
+echo "demo: presenced on $address (control $control); presence-loadgen drives $sessions sessions" \
+  "($start_rate/s bring-up, ${interval}s interval, timeout ${timeout_s}s), mode $mode, at most ${seconds}s"
+[ "$mode" = churn ] && echo "demo: once all are online, 10 % of the users go silent (no BYE):" \
+  "their OFFLINE follows the timeout"
 
-# Two devices per user, with different statuses (the user shows the
-# highest: busy > available > away).
-statuses=(available away busy available away)
-users=$(( (clients + 1) / 2 ))
-client_pids=()
-client_user=()
-for i in $(seq 0 $((clients - 1))); do
-  user=$((1001 + i / 2))
-  ./build-release/tools/presence-client --server "$address" \
-    --master-key-file "$work/master.key" --user "$user" --device $((i % 2 + 1)) \
-    --status "${statuses[$((i % 5))]}" --interval-ms 2000 --quiet &
-  client_pids+=($!)
-  client_user+=("$user")
+./build-release/tools/presence-loadgen --server "$address" --master-key-file "$work/master.key" \
+  --mode "$mode" --sessions "$sessions" --start-rate "$start_rate" --settle 2s \
+  --churn-fraction 0.1 --events-file "$work/events.jsonl" --miss-limit 2 --grace 1s --linger 1s \
+  --duration "${seconds}s" --server-pid "$server_pid" --json "$work/loadgen.json" \
+  2> "$work/loadgen.log" &
+loadgen_pid=$!
+pids+=("$loadgen_pid")
+
+if [ -n "$ctl" ]; then
+  # presencectl top redraws the screen every 2 s until the load generator
+  # is done; the load generator's own progress goes to its log.
+  "$ctl" --control "$control" top --interval-ms 2000 < /dev/null &
+  top_pid=$!
+  pids+=("$top_pid")
+else
+  tail -n +1 -F "$work/loadgen.log" 2>/dev/null | sed -u 's/^/[loadgen] /' &
   pids+=($!)
-done
-
-sleep $((seconds / 2))
-echo "demo: every third user's devices drop off the network (killed, no BYE):" \
-  "OFFLINE follows after the timeout and the linger"
-for i in "${!client_pids[@]}"; do
-  if [ $(( (client_user[i] - 1001) % 3 )) -eq 0 ]; then
-    kill -9 "${client_pids[$i]}" 2>/dev/null || true
-  fi
-done
-sleep $((seconds - seconds / 2))
-
-echo "demo: stopping clients (BYE) and the server"
-for p in "${client_pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-sleep 2
-kill -TERM "${pids[0]}"
-wait "${pids[0]}" 2>/dev/null || true
-sleep 0.5
-echo "demo: $users users; events: $(grep -c '"type":"online"' "$work/events.jsonl" || true) online," \
-  "$(grep -c '"type":"status"' "$work/events.jsonl" || true) status," \
+fi
+status=0
+wait "$loadgen_pid" || status=$?
+if [ -n "$ctl" ]; then
+  kill -TERM "$top_pid" 2>/dev/null || true
+  wait "$top_pid" 2>/dev/null || true
+  echo
+  echo "demo: last status from presencectl:"
+  "$ctl" --control "$control" status || true
+  echo
+  echo "demo: the load generator's last progress lines:"
+  grep '^\[' "$work/loadgen.log" | tail -n 5 || true
+fi
+echo
+sed -n '/^presence-loadgen .*: \(PASS\|FAIL\)/,$p' "$work/loadgen.log"
+kill -TERM "$server_pid"
+wait "$server_pid" 2>/dev/null || true
+echo "demo: server events: $(grep -c '"type":"online"' "$work/events.jsonl" || true) online," \
   "$(grep -c '"type":"offline"' "$work/events.jsonl" || true) offline"
+exit "$status"

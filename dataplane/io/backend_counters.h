@@ -10,6 +10,7 @@ namespace presenced::io {
 struct BackendCounters {
   SingleWriterCounter rx_datagrams, rx_bytes, rx_errors, rx_dropped;
   SingleWriterCounter tx_datagrams, tx_bytes, tx_errors, wakeups;
+  SingleWriterCounter rx_exception, tx_exception;
 
   BackendStats snapshot() const {
     BackendStats s;
@@ -21,6 +22,8 @@ struct BackendCounters {
     s.tx_bytes = tx_bytes.get();
     s.tx_errors = tx_errors.get();
     s.wakeups = wakeups.get();
+    s.rx_exception = rx_exception.get();
+    s.tx_exception = tx_exception.get();
     return s;
   }
 };

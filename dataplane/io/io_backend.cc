@@ -32,7 +32,7 @@ bool parse_backend_kind(const std::string& s, BackendKind& out) {
   return false;
 }
 
-bool backend_available(BackendKind k, std::string* why_not) {
+bool backend_available(BackendKind k, [[maybe_unused]] std::string* why_not) {
   switch (k) {
     case BackendKind::kSocket:
       return true;

@@ -51,6 +51,14 @@ struct BackendOptions {
   std::string dpdk_args;
   uint16_t dpdk_port = 0;
   std::vector<NetAddr> dpdk_addresses;
+  // Prefix length of each of dpdk_addresses (same order; missing or 0: a
+  // host address), for the kernel side of the exception path.
+  std::vector<uint8_t> dpdk_prefix_lengths;
+  // Where frames that are not presenced's (ARP, ICMP, NDP, other ports) go:
+  // the name of a tap interface the backend creates with the port's MAC and
+  // the addresses above, "port:N" for an existing DPDK port (e.g. a ring or
+  // virtio-user device), or "off" (they are dropped).
+  std::string dpdk_exception = "presenced0";
 };
 
 // Counters of one backend instance (read by the control plane; written by
@@ -64,6 +72,11 @@ struct BackendStats {
   uint64_t tx_bytes = 0;
   uint64_t tx_errors = 0;  // send failures (datagram lost)
   uint64_t wakeups = 0;    // returns from wait()
+  // Kernel-bypass backends (dpdk): frames that were not presenced's, handed
+  // to the kernel through the exception path, and the kernel's frames sent
+  // out of the port. 0 for the socket backends.
+  uint64_t rx_exception = 0;
+  uint64_t tx_exception = 0;
 
   BackendStats& operator+=(const BackendStats& o) {
     rx_datagrams += o.rx_datagrams;
@@ -74,6 +87,8 @@ struct BackendStats {
     tx_bytes += o.tx_bytes;
     tx_errors += o.tx_errors;
     wakeups += o.wakeups;
+    rx_exception += o.rx_exception;
+    tx_exception += o.tx_exception;
     return *this;
   }
 };

@@ -1,5 +1,8 @@
 // daemon_fixture.h: a real presenced process on 127.0.0.1 port 0 for
-// integration tests, with its events file and helpers to talk to it.
+// integration tests, with its events file and helpers to talk to it. Its
+// control plane listens on 127.0.0.1 port 0 too (extra flags may override
+// --control: the last one wins); control() is its address, read from the
+// `control on ADDR:PORT` line.
 #pragma once
 
 #include <chrono>
@@ -23,14 +26,19 @@ using namespace std::chrono_literals;
 class Daemon {
  public:
   // Starts presenced with `backend` and extra flags; waits for its
-  // `listening on` line (bounded).
+  // `listening on` and `control on` lines (bounded).
   Daemon(const std::string& backend, std::vector<std::string> extra) {
     write_file(dir_.file("key"), "000102030405060708090a0b0c0d0e0f\n");
     std::vector<std::string> args = {
         "--backend",         backend,          "--listen",     "127.0.0.1:0",
         "--master-key-file", dir_.file("key"), "--events-out", dir_.file("events.jsonl"),
-        "--max-sessions",    "10000",          "--cores",      "0"};
+        "--max-sessions",    "10000",          "--cores",      "0",
+        "--control",         "127.0.0.1:0"};
     args.insert(args.end(), extra.begin(), extra.end());
+    bool control_on = true;
+    for (std::size_t i = 0; i + 1 < args.size(); ++i) {
+      if (args[i] == "--control") control_on = args[i + 1] != "off";
+    }
     process_ = std::make_unique<Process>(binary_path("PRESENCED_BIN"), args, dir_.file("stderr"));
     const auto line = process_->read_line(20s);
     if (!line || line->rfind("listening on ", 0) != 0 ||
@@ -39,10 +47,24 @@ class Daemon {
                     << read_file(dir_.file("stderr"));
       return;
     }
+    if (control_on) {
+      const auto cline = process_->read_line(20s);
+      if (!cline || cline->rfind("control on ", 0) != 0 ||
+          !parse_net_addr(cline->substr(11), control_)) {
+        ADD_FAILURE() << "presenced printed no `control on` line: " << cline.value_or("(no output)")
+                      << "\n"
+                      << read_file(dir_.file("stderr"));
+        address_ = NetAddr{};
+        return;
+      }
+    }
   }
 
   bool ok() const { return address_.port != 0; }
   const NetAddr& address() const { return address_; }
+  // The control plane's address (port 0 when it is off).
+  const NetAddr& control() const { return control_; }
+  const std::string& master_key_file() const { return key_file_; }
   Process& process() { return *process_; }
   std::string events() const { return read_file(dir_.file("events.jsonl")); }
   std::string stderr_text() const { return read_file(dir_.file("stderr")); }
@@ -72,8 +94,10 @@ class Daemon {
 
  private:
   TempDir dir_;
+  std::string key_file_ = dir_.file("key");
   std::unique_ptr<Process> process_;
   NetAddr address_;
+  NetAddr control_;
 };
 
 // The wall clock `now` the tests' tokens are checked against.
