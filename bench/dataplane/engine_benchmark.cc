@@ -90,11 +90,8 @@ struct Server {
   }
 };
 
-// Builds the server, brings every session online with round 1 (not timed).
-Server& server(uint64_t sessions, uint32_t rounds) {
-  static std::unique_ptr<Server> cached;
-  if (cached && cached->sessions == sessions) return *cached;
-  cached.reset();
+// Builds a server, brings every session online with round 1 (not timed).
+std::unique_ptr<Server> make_server(uint64_t sessions, uint32_t rounds, EngineConfig cfg) {
   auto s = std::make_unique<Server>();
   s->sessions = sessions;
   table::PresenceTable::Options t;
@@ -105,8 +102,6 @@ Server& server(uint64_t sessions, uint32_t rounds) {
   EngineShared::Options so;
   so.master_key = master();
   s->shared = std::make_unique<EngineShared>(*s->table, so);
-  EngineConfig cfg;
-  cfg.heartbeat_budget = 0;
   s->engine = std::make_unique<Engine>(*s->shared, 0, cfg);
   std::vector<uint8_t> all = make_packets(sessions, rounds + 1);
   for (uint64_t off = 0; off < sessions; off += kBurst) {
@@ -115,7 +110,17 @@ Server& server(uint64_t sessions, uint32_t rounds) {
   if (s->shared->sessions_online() != sessions) throw std::runtime_error("setup failed");
   s->packets.assign(all.begin() + static_cast<std::ptrdiff_t>(sessions * wire::kHeartbeatSize),
                     all.end());
-  cached = std::move(s);
+  return s;
+}
+
+Server& server(uint64_t sessions, uint32_t rounds) {
+  static std::unique_ptr<Server> cached;
+  if (cached && cached->sessions == sessions) return *cached;
+  cached.reset();
+  EngineConfig cfg;
+  cfg.heartbeat_budget = 0;
+  cfg.admission_rate = 0;  // setup brings every session online at one instant
+  cached = make_server(sessions, rounds, cfg);
   return *cached;
 }
 
@@ -185,7 +190,60 @@ void BM_ParseVerify(benchmark::State& state) {
   state.SetLabel(batched ? auth::siphash_path_name(auth::best_siphash_path()) : "libsodium");
 }
 
+// Half of every burst is a flood from one source (203.0.113.7): heartbeats
+// of real users with a wrong MAC. Valid heartbeats/s with the per-source
+// limiter on (the default budget: the source is dropped before MAC work
+// once over it) versus off (every forged packet costs a key derivation and
+// a MAC). Compare with BM_EngineBurst32/10000 (no flood) in the same run.
+void BM_EngineFloodHalf(benchmark::State& state) {
+  constexpr uint64_t kSessions = 10'000;
+  constexpr std::size_t kValid = kBurst / 2;
+  const bool limiter = state.range(0) != 0;
+  EngineConfig cfg;
+  cfg.heartbeat_budget = 0;
+  cfg.admission_rate = 0;  // setup brings every session online at one instant
+  cfg.source_invalid_budget = limiter ? EngineConfig{}.source_invalid_budget : 0;
+  const uint32_t rounds = 170;
+  std::unique_ptr<Server> s = make_server(kSessions, rounds, cfg);
+  // Forged copies of round-1 packets (any user, a flipped MAC bit).
+  std::vector<uint8_t> forged(s->packets.begin(),
+                              s->packets.begin() + 1024 * wire::kHeartbeatSize);
+  for (std::size_t k = 0; k < 1024; ++k) forged[k * wire::kHeartbeatSize + 39] ^= 0x5a;
+  const uint64_t total = s->packets.size() / wire::kHeartbeatSize;
+  uint64_t pos = 0;
+  uint64_t forged_pos = 0;
+  const uint64_t acks_before = s->shared->stats(0).acks_sent.get();
+  RxDatagram rx[kBurst];
+  for (auto _ : state) {
+    if (pos + kValid > total) {
+      state.SkipWithError("ran out of pre-signed packets: lower the iteration count");
+      break;
+    }
+    for (std::size_t k = 0; k < kBurst; ++k) {
+      if (k % 2 == 0) {
+        rx[k].data = s->packets.data() + (pos++) * wire::kHeartbeatSize;
+        rx[k].src = NetAddr::v4_bytes(10, 1, static_cast<uint8_t>(k), 1, 5000);
+      } else {
+        rx[k].data = forged.data() + (forged_pos++ % 1024) * wire::kHeartbeatSize;
+        rx[k].src = NetAddr::v4_bytes(203, 0, 113, 7, 6000);
+      }
+      rx[k].len = wire::kHeartbeatSize;
+    }
+    ReplyBatch replies{s->reply_buf.data(), static_cast<uint32_t>(s->reply_buf.size()), 0};
+    EventBatch events{s->event_buf.data(), static_cast<uint32_t>(s->event_buf.size()), 0};
+    s->engine->process({rx, kBurst}, s->now, replies, events);
+  }
+  const uint64_t acks = s->shared->stats(0).acks_sent.get() - acks_before;
+  if (acks != pos) state.SkipWithError("a valid heartbeat went unanswered during the flood");
+  state.counters["valid/s"] =
+      benchmark::Counter(static_cast<double>(pos), benchmark::Counter::kIsRate);
+  state.counters["packets/s"] =
+      benchmark::Counter(static_cast<double>(2 * pos), benchmark::Counter::kIsRate);
+  state.SetLabel(limiter ? "limiter on" : "limiter off");
+}
+
 BENCHMARK(BM_ParseVerify)->Arg(0)->Arg(1);
+BENCHMARK(BM_EngineFloodHalf)->Arg(1)->Arg(0)->Iterations(100'000)->Repetitions(1);
 // {sessions, pre-signed rounds}; the iteration count stays below what the
 // rounds provide (sessions x rounds / 32 bursts).
 // 10 k sessions: the table stays in cache, showing the compute-bound cost.

@@ -54,5 +54,9 @@ for path in sorted(glob.glob(f"{out}/engine.*.json")):
         runs.setdefault(b["run_name"], []).append(b)
 for run, bs in runs.items():
     pps = statistics.median(b["packets/s"] for b in bs)
-    print(f"| {run} | packets/s {pps/1e6:.2f} M (median of {len(bs)} processes) |")
+    extra = ""
+    if "valid/s" in bs[0]:
+        valid = statistics.median(b["valid/s"] for b in bs)
+        extra = f", valid/s {valid/1e6:.2f} M ({bs[0].get('label', '')})"
+    print(f"| {run} | packets/s {pps/1e6:.2f} M{extra} (median of {len(bs)} processes) |")
 PY
