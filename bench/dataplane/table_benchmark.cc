@@ -102,6 +102,8 @@ void BM_TableUpdate_Batched(benchmark::State& state) {
     // Stage D: find and update.
     for (std::size_t k = 0; k < kBurst; ++k) update(t, t.find(hashes[k], users[k], 1), ++v);
   }
+  state.counters["bytes_per_session"] =
+      static_cast<double>(t.resident_bytes()) / static_cast<double>(state.range(0));
   state.counters["updates/s"] = benchmark::Counter(static_cast<double>(state.iterations() * kBurst),
                                                    benchmark::Counter::kIsRate);
 }

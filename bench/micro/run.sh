@@ -43,10 +43,14 @@ print("| benchmark | median |")
 print("|---|---|")
 for name in ("siphash", "table", "wheel"):
     for run, b in medians(f"{out}/{name}.json").items():
-        keys = [k for k in b if k.endswith("/s")]
-        vals = ", ".join(f"{k} {b[k]/1e6:.1f} M" for k in keys)
+        keys = [k for k in b if k.endswith("/s") or k in ("schedules", "visits", "ticks", "catch_ups")]
+        vals = ", ".join(f"{k}{'' if k.endswith('/s') else '/s'} {b[k]/1e6:.1f} M" for k in keys)
         extra = [k for k in b if k.startswith("ns/")]
         vals += "".join(f", {k} {b[k]*1e9:.2f}" for k in extra)
+        if "bytes_per_session" in b:
+            vals += f", table bytes/session {b['bytes_per_session']:.1f}"
+        if "bytes_per_entry" in b:
+            vals += f", bytes/entry {b['bytes_per_entry']:.1f}"
         print(f"| {run} | {vals} |")
 runs = {}
 for path in sorted(glob.glob(f"{out}/engine.*.json")):
