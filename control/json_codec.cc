@@ -4,6 +4,7 @@
 #include <limits>
 
 #include "dataplane/engine/presence_event.h"
+#include "dataplane/wire/names.h"
 
 namespace presenced::control::json_codec {
 namespace {
@@ -141,29 +142,10 @@ std::string error_body(std::string_view message) {
   return j.dump();
 }
 
-std::string_view reason_name(wire::ReconnectReason r) {
-  switch (r) {
-    case wire::ReconnectReason::kDrain:
-      return "drain";
-    case wire::ReconnectReason::kOperator:
-      return "operator";
-    case wire::ReconnectReason::kRebalance:
-      return "rebalance";
-    case wire::ReconnectReason::kOverload:
-      return "overload";
-  }
-  return "unknown";
-}
+std::string_view reason_name(wire::ReconnectReason r) { return wire::reconnect_reason_name(r); }
 
 bool parse_reason(std::string_view text, wire::ReconnectReason& out) {
-  for (auto r : {wire::ReconnectReason::kDrain, wire::ReconnectReason::kOperator,
-                 wire::ReconnectReason::kRebalance, wire::ReconnectReason::kOverload}) {
-    if (text == reason_name(r)) {
-      out = r;
-      return true;
-    }
-  }
-  return false;
+  return wire::parse_reconnect_reason(text, out);
 }
 
 Json core_json(const CoreStatus& c, bool with_identity) {

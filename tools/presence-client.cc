@@ -20,7 +20,6 @@
 #include <cstdio>
 #include <fstream>
 #include <limits>
-#include <map>
 #include <sstream>
 #include <string>
 #include <system_error>
@@ -29,6 +28,7 @@
 #include "client/session.h"
 #include "client/udp_client.h"
 #include "dataplane/auth/session_key.h"
+#include "dataplane/wire/names.h"
 
 namespace {
 
@@ -53,34 +53,6 @@ void install_signal_handlers() {
   sa.sa_flags = 0;  // no SA_RESTART: poll() returns EINTR at once
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
-}
-
-const char* status_name(wire::Status s) {
-  switch (s) {
-    case wire::Status::kAvailable:
-      return "available";
-    case wire::Status::kAway:
-      return "away";
-    case wire::Status::kBusy:
-      return "busy";
-    case wire::Status::kInvisible:
-      return "invisible";
-  }
-  return "?";
-}
-
-const char* reason_name(wire::ReconnectReason r) {
-  switch (r) {
-    case wire::ReconnectReason::kDrain:
-      return "drain";
-    case wire::ReconnectReason::kOperator:
-      return "operator";
-    case wire::ReconnectReason::kRebalance:
-      return "rebalance";
-    case wire::ReconnectReason::kOverload:
-      return "overload";
-  }
-  return "unknown";
 }
 
 int usage_error(const std::string& flag, const std::string& message) {
@@ -128,7 +100,7 @@ struct Run {
       case Action::kHeartbeat:
         ++heartbeats;
         line("sent seq=%u status=%s interval=%us epoch_seen=%08x%s to %s", ev.seq,
-             status_name(s.status()), (s.interval_ms() + 999) / 1000, s.server_epoch(),
+             wire::status_name(s.status()).data(), (s.interval_ms() + 999) / 1000, s.server_epoch(),
              ev.first ? " FIRST" : "", target.c_str());
         break;
       case Action::kResend:
@@ -183,7 +155,7 @@ struct Run {
         line("bye-ack seq=%u", i.seq);
         break;
       case PacketResult::kReconnect:
-        line("redirect reason=%s delay=%ums target=%s resume_in=%llums", reason_name(i.reason),
+        line("redirect reason=%s delay=%ums target=%s resume_in=%llums", wire::reconnect_reason_name(i.reason).data(),
              i.delay_ms, target.c_str(),
              static_cast<unsigned long long>(s.next_wake_ms() - client::UdpClient::now().mono_ms));
         break;
@@ -221,11 +193,6 @@ int run(int argc, char** argv) {
   int retries = -1;
   bool quiet = false;
 
-  const std::map<std::string, wire::Status> statuses{{"available", wire::Status::kAvailable},
-                                                     {"away", wire::Status::kAway},
-                                                     {"busy", wire::Status::kBusy},
-                                                     {"invisible", wire::Status::kInvisible}};
-
   app.add_option("--server", server_text, "server address: IPV4:PORT, [IPV6]:PORT or HOST:PORT")
       ->required();
   app.add_option("--master-key-file", key_file,
@@ -259,12 +226,11 @@ int run(int argc, char** argv) {
   }
 
   for (char& c : status_text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  const auto status_it = statuses.find(status_text);
-  if (status_it == statuses.end()) {
+  wire::Status status = wire::Status::kAvailable;
+  if (!wire::parse_status(status_text, status)) {
     return usage_error("--status",
                        "'" + status_text + "' is not one of available|away|busy|invisible");
   }
-  const wire::Status status = status_it->second;
   if (user == 0) return usage_error("--user", "must be non-zero (PROTOCOL.md: user_id is never 0)");
   if (app.count("--interval-ms") != 0 && interval_ms == 0) {
     return usage_error("--interval-ms", "must be > 0");

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <string_view>
 
+#include "dataplane/wire/names.h"
 #include "dataplane/wire/protocol.h"
 
 namespace presenced::engine {
@@ -37,18 +38,7 @@ constexpr std::string_view event_type_name(EventType t) {
   return "invalid";
 }
 
-constexpr std::string_view status_name(wire::Status s) {
-  switch (s) {
-    case wire::Status::kAvailable:
-      return "available";
-    case wire::Status::kAway:
-      return "away";
-    case wire::Status::kBusy:
-      return "busy";
-    case wire::Status::kInvisible:
-      return "invisible";
-  }
-  return "invalid";
-}
+// Status names live with the protocol (wire/names.h).
+using wire::status_name;
 
 }  // namespace presenced::engine
