@@ -13,6 +13,7 @@
 
 #include "control/json_codec.h"
 #include "control/metrics.h"
+#include "tests/support/sse_reader.h"
 #include "tools/ctl/sse_parser.h"
 
 namespace presenced::control {
@@ -322,42 +323,8 @@ TEST_F(HttpApiTest, TokenIsRequiredWhenConfigured) {
   EXPECT_EQ(r->get_header_value("WWW-Authenticate"), "Bearer realm=\"presenced\"");
 }
 
-// Reads an SSE stream until `until` says stop (or the server ends it).
-struct SseRead {
-  std::vector<ctl::SseEvent> events;
-  std::string raw;
-  int status = 0;
-  bool ended_by_server = false;
-};
-
-SseRead read_sse(uint16_t port, std::optional<uint64_t> last_id,
-                 const std::function<bool(const SseRead&)>& until) {
-  httplib::Client c("127.0.0.1", port);
-  c.set_read_timeout(10, 0);
-  httplib::Headers h;
-  if (last_id) h.emplace("Last-Event-ID", std::to_string(*last_id));
-  SseRead out;
-  ctl::SseParser parser;
-  bool stopped = false;
-  const auto res = c.Get(
-      "/v1/events", h,
-      [&](const httplib::Response& r) {
-        out.status = r.status;
-        return true;
-      },
-      [&](const char* data, std::size_t n) {
-        out.raw.append(data, n);
-        parser.feed(std::string_view(data, n),
-                    [&](const ctl::SseEvent& e) { out.events.push_back(e); });
-        if (until(out)) {
-          stopped = true;
-          return false;
-        }
-        return true;
-      });
-  out.ended_by_server = !stopped && static_cast<bool>(res);
-  return out;
-}
+using testing::read_sse;
+using testing::SseRead;
 
 void deliver(EventStream& s, uint64_t first_user, std::size_t n) {
   std::vector<engine::PresenceEvent> batch(n);

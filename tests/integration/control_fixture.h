@@ -17,7 +17,7 @@
 #include <httplib.h>
 
 #include "tests/integration/daemon_fixture.h"
-#include "tools/ctl/sse_parser.h"
+#include "tests/support/sse_reader.h"
 
 namespace presenced::testing {
 
@@ -103,44 +103,11 @@ inline Json wait_for_json(ControlClient& c, const std::string& path,
   return last;
 }
 
-// Reads GET /v1/events until `until` is true or the server ends the stream.
-struct SseRead {
-  std::vector<ctl::SseEvent> events;
-  std::string raw;
-  int status = 0;
-  bool ended_by_server = false;
-};
-
 inline SseRead read_events(const NetAddr& control, std::optional<uint64_t> last_id,
                            const std::function<bool(const SseRead&)>& until,
                            const std::string& token = "",
                            std::chrono::seconds read_timeout = std::chrono::seconds(15)) {
-  httplib::Client c("127.0.0.1", control.port);
-  c.set_read_timeout(read_timeout.count(), 0);
-  if (!token.empty()) c.set_bearer_token_auth(token);
-  httplib::Headers h;
-  if (last_id) h.emplace("Last-Event-ID", std::to_string(*last_id));
-  SseRead out;
-  ctl::SseParser parser;
-  bool stopped = false;
-  const auto res = c.Get(
-      "/v1/events", h,
-      [&](const httplib::Response& r) {
-        out.status = r.status;
-        return true;
-      },
-      [&](const char* data, std::size_t n) {
-        out.raw.append(data, n);
-        parser.feed(std::string_view(data, n),
-                    [&](const ctl::SseEvent& e) { out.events.push_back(e); });
-        if (until(out)) {
-          stopped = true;
-          return false;
-        }
-        return true;
-      });
-  out.ended_by_server = !stopped && static_cast<bool>(res);
-  return out;
+  return read_sse(control.port, last_id, until, token, read_timeout);
 }
 
 // Test sessions for user ids, with fresh tokens.
