@@ -6,6 +6,9 @@
 // handling, and the outputs (progress on stderr, summary, --json,
 // --delays-out). The run itself is tools/loadgen/runner.h; every session is
 // a client::Session (client/session.h), the same state machine apps use.
+// Datagrams go through kernel UDP sockets, or with --transport dpdk (builds
+// with DPDK) through a DPDK port such as a net_memif client
+// (tools/loadgen/dpdk_fleet.h).
 //
 // Exit codes: 0 the mode's check passed; 1 it failed, or a runtime error
 // (memory, sockets); 2 usage error, with a message naming the flag.
@@ -59,10 +62,11 @@ int run(int argc, char** argv) {
   std::string error;
   if (!options.quiet) {
     std::fprintf(stderr,
-                 "presence-loadgen: %s, %llu sessions against %s, %u thread(s), %u socket(s), "
+                 "presence-loadgen: %s, %llu sessions against %s, %u thread(s), %u %s, "
                  "at most %.0f s\n",
                  mode_name(options.mode), static_cast<unsigned long long>(options.sessions),
                  options.server_text.c_str(), options.threads, options.sockets,
+                 options.transport == Transport::kDpdk ? "DPDK source port(s)" : "socket(s)",
                  static_cast<double>(options.duration_ms) / 1000.0);
   }
   if (!runner.prepare(&error)) {

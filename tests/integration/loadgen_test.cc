@@ -1,11 +1,17 @@
 // Integration tests of presence-loadgen: the real binary against a real
 // presenced (127.0.0.1, port 0) at small scale (10,000 sessions), for every
-// I/O backend in the build; plus its usage errors and the pure parts it is
-// built from (histogram, event parser, churn choice).
+// I/O backend in the build; in builds with DPDK, also --transport dpdk over
+// net_memif against presenced --backend dpdk (needs root; skips without);
+// plus its usage errors and the pure parts it is built from (histogram,
+// event parser, churn choice).
 #include <chrono>
 #include <cstdlib>
+#include <filesystem>
 #include <string>
 #include <vector>
+
+#include <signal.h>
+#include <unistd.h>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -144,6 +150,60 @@ TEST_P(LoadgenTest, StormBringsEverySessionBack) {
 INSTANTIATE_TEST_SUITE_P(Backends, LoadgenTest, ::testing::ValuesIn(test_backends()),
                          [](const auto& param_info) { return param_info.param; });
 
+#if PRESENCED_LOADGEN_DPDK
+// Removes the EAL runtime directories (/var/run/dpdk/PREFIX) of a test's
+// processes, however the test ends.
+struct EalPrefixes {
+  std::vector<std::string> prefixes;
+  ~EalPrefixes() {
+    for (const std::string& p : prefixes) {
+      std::error_code ec;
+      std::filesystem::remove_all("/var/run/dpdk/" + p, ec);
+    }
+  }
+};
+
+// presenced --backend dpdk on the server end of a net_memif link, the load
+// generator a second DPDK process on the client end: steady, 10,000
+// sessions, every one online (acknowledged, and ONLINE in the server's
+// events file). The daemon flags are bench/dpdk/run.sh's memif ones.
+TEST(LoadgenDpdkTest, SteadyOverMemifBringsEverySessionOnline) {
+  if (geteuid() != 0) {
+    GTEST_SKIP() << "needs root (DPDK's runtime directory /var/run/dpdk, memif sockets)";
+  }
+  const std::string tag = std::to_string(getpid());
+  EalPrefixes prefixes{{"pd-lgtest-srv-" + tag, "pd-lgtest-gen-" + tag}};
+  TempDir sock_dir;
+  const std::string sock = sock_dir.file("memif.sock");
+  const std::string eal = "--no-huge --no-pci -m 512 --file-prefix ";
+  Daemon d("dpdk",
+           server_flags({"--interval", "2", "--min-interval", "1", "--dpdk-args",
+                         eal + prefixes.prefixes[0] + " --vdev=net_memif0,role=server,socket=" + sock,
+                         "--port", "0", "--ip", "10.1.0.1/24", "--dpdk-exception", "off",
+                         "--listen", "0.0.0.0:7460", "--cores", "0"}));
+  ASSERT_TRUE(d.ok()) << d.stderr_text();
+  ASSERT_EQ(to_string(d.address()), "10.1.0.1:7460");
+  const LoadgenRun r = run_loadgen(
+      d, {"--transport", "dpdk", "--dpdk-args",
+          eal + prefixes.prefixes[1] + " --vdev=net_memif0,role=client,socket=" + sock,
+          "--dpdk-ip", "10.1.0.2", "--mode", "steady", "--sessions", std::to_string(kSessions),
+          "--duration", "8s", "--events-file", d.dir().file("events.jsonl")},
+      90s);
+  d.process().signal(SIGTERM);
+  const auto code = d.process().wait(20s);
+  ASSERT_FALSE(r.results.is_null()) << r.stderr_text;
+  EXPECT_EQ(r.exit_code, 0) << r.results["verdict"] << r.stderr_text;
+  EXPECT_TRUE(r.results["pass"].get<bool>()) << r.results["verdict"];
+  EXPECT_EQ(r.results["totals"]["sessions_ever_up"].get<int>(), kSessions);
+  EXPECT_EQ(r.results["totals"]["sessions_up"].get<int>(), kSessions);
+  EXPECT_EQ(r.results["events"]["online_users"].get<int>(), kSessions);
+  EXPECT_EQ(d.event_lines("\"online\"").size(), static_cast<std::size_t>(kSessions));
+  EXPECT_TRUE(d.event_lines("\"offline\"").empty());
+  EXPECT_TRUE(code.has_value() && *code == 0)
+      << "presenced did not exit cleanly on SIGTERM\n" << d.stderr_text();
+}
+#endif
+
 // Usage errors: exit 2, naming the flag.
 struct BadArgs {
   std::vector<std::string> args;
@@ -187,7 +247,11 @@ INSTANTIATE_TEST_SUITE_P(
                       BadArgs{with_base({"--status", "invisible"}), "--status"},
                       BadArgs{{"--server", "127.0.0.1:9", "--master-key-file", "BADKEY"},
                               "32 hex characters"},
-                      BadArgs{with_base({"--server", "no such host:x"}), "--server"}));
+                      BadArgs{with_base({"--server", "no such host:x"}), "--server"},
+                      BadArgs{with_base({"--transport", "pigeon"}), "--transport"},
+                      // Without --dpdk-args, or in a build without DPDK.
+                      BadArgs{with_base({"--transport", "dpdk"}), "--transport dpdk"},
+                      BadArgs{with_base({"--dpdk-args", "--no-huge"}), "--transport dpdk"}));
 
 // The pure parts.
 TEST(LoadgenHistogramTest, QuantilesWithinTheBucketError) {

@@ -3,10 +3,13 @@
 #include <CLI/CLI.hpp>
 #include <cctype>
 #include <cmath>
+#include <cstring>
 #include <fstream>
 #include <map>
 #include <sstream>
 #include <thread>
+
+#include <arpa/inet.h>
 
 #include "client/udp_client.h"
 
@@ -27,6 +30,33 @@ const char* mode_name(Mode m) {
   }
   return "?";
 }
+
+bool dpdk_transport_built() {
+#if PRESENCED_LOADGEN_DPDK
+  return true;
+#else
+  return false;
+#endif
+}
+
+namespace {
+
+// "02:00:00:00:00:01" (or with '-'); false when malformed.
+bool parse_mac(const std::string& text, uint8_t* mac) {
+  if (text.size() != 17) return false;
+  for (int i = 0; i < 6; ++i) {
+    const std::size_t at = static_cast<std::size_t>(i) * 3;
+    if (i > 0 && text[at - 1] != ':' && text[at - 1] != '-') return false;
+    if (!std::isxdigit(static_cast<unsigned char>(text[at])) ||
+        !std::isxdigit(static_cast<unsigned char>(text[at + 1]))) {
+      return false;
+    }
+    mac[i] = static_cast<uint8_t>(std::stoul(text.substr(at, 2), nullptr, 16));
+  }
+  return true;
+}
+
+}  // namespace
 
 bool parse_duration(const std::string& text, uint64_t& ms) {
   if (text.empty()) return false;
@@ -126,6 +156,22 @@ ParseOutcome parse_options(int argc, const char* const* argv, Options& out) {
   app.add_option("--batch", out.batch, "datagrams per sendmmsg/recvmmsg")
       ->capture_default_str()
       ->check(CLI::Range(1u, 1024u));
+  std::string transport = "udp";
+  app.add_option("--transport", transport,
+                 "udp (kernel sockets) or dpdk (a DPDK port, e.g. a net_memif client; "
+                 "needs --dpdk-args and --threads 1)")
+      ->capture_default_str();
+  app.add_option("--dpdk-args", out.dpdk_args,
+                 "--transport dpdk: EAL arguments, e.g. \"--no-huge --no-pci -m 512 "
+                 "--file-prefix lg1 --vdev=net_memif0,role=client,socket=/tmp/m.sock,rsize=14\"");
+  app.add_option("--dpdk-port", out.dpdk_port, "--transport dpdk: the DPDK port id")
+      ->capture_default_str();
+  app.add_option("--dpdk-ip", out.dpdk_ip_text,
+                 "--transport dpdk: the generator's IPv4 address (source ports from 20000)")
+      ->capture_default_str();
+  app.add_option("--dpdk-server-mac", out.dpdk_server_mac_text,
+                 "--transport dpdk: the server port's MAC (default: broadcast until the "
+                 "first reply, then the reply's source MAC)");
   app.add_option("--duration", duration,
                  "upper bound of the run (e.g. 60s, 2m); the run always stops by then")
       ->capture_default_str();
@@ -313,6 +359,52 @@ ParseOutcome parse_options(int argc, const char* const* argv, Options& out) {
   }
   if (const std::string_view why = client::validate(out.policy); !why.empty()) {
     return fail("invalid client policy: " + std::string(why));
+  }
+  if (transport == "dpdk") {
+    out.transport = Transport::kDpdk;
+  } else if (transport != "udp") {
+    return fail("--transport must be udp or dpdk (got \"" + transport + "\")");
+  }
+  const bool dpdk_flags = app.count("--dpdk-args") + app.count("--dpdk-port") +
+                              app.count("--dpdk-ip") + app.count("--dpdk-server-mac") !=
+                          0;
+  if (out.transport == Transport::kUdp && dpdk_flags) {
+    return fail("--dpdk-args, --dpdk-port, --dpdk-ip and --dpdk-server-mac need --transport dpdk");
+  }
+  if (out.transport == Transport::kDpdk) {
+    if (!dpdk_transport_built()) {
+      return fail("--transport dpdk: this presence-loadgen was built without DPDK "
+                  "(DPDK was off at build time: -Ddpdk, or libdpdk-dev missing)");
+    }
+    if (out.dpdk_args.empty()) {
+      return fail("--transport dpdk needs --dpdk-args (EAL arguments, e.g. \"--no-huge "
+                  "--no-pci --file-prefix lg1 --vdev=net_memif0,role=client,socket=PATH\")");
+    }
+    if (out.server.family != wire::TargetFamily::kIpv4) {
+      return fail("--server must be an IPv4 address with --transport dpdk");
+    }
+    if (out.threads != 1) {
+      return fail("--threads must be 1 with --transport dpdk (one worker drives the port's "
+                  "one queue pair)");
+    }
+    if (out.sockets > 45'000) {
+      return fail("--sockets must be at most 45000 with --transport dpdk (source ports "
+                  "20000..64999)");
+    }
+    if (out.mode == Mode::kFlood) {
+      return fail("--mode flood does not work with --transport dpdk (the flood sends through "
+                  "kernel sockets)");
+    }
+    in_addr a{};
+    if (inet_pton(AF_INET, out.dpdk_ip_text.c_str(), &a) != 1) {
+      return fail("--dpdk-ip must be an IPv4 address (got \"" + out.dpdk_ip_text + "\")");
+    }
+    std::memcpy(out.dpdk_ip, &a, 4);
+    if (!out.dpdk_server_mac_text.empty() &&
+        !parse_mac(out.dpdk_server_mac_text, out.dpdk_server_mac)) {
+      return fail("--dpdk-server-mac must be a MAC like 02:00:00:00:00:01 (got \"" +
+                  out.dpdk_server_mac_text + "\")");
+    }
   }
   if (out.mode == Mode::kChurn && out.events_file.empty()) {
     return fail("--mode churn needs --events-file (the server's --events-out file)");

@@ -30,6 +30,15 @@ enum class Mode : uint8_t {
 
 const char* mode_name(Mode m);
 
+// How the sessions' datagrams travel (see worker.h, "Transports").
+enum class Transport : uint8_t {
+  kUdp,   // kernel UDP sockets (udp_fleet.h)
+  kDpdk,  // a DPDK port, e.g. a net_memif client (dpdk_fleet.h; builds with DPDK)
+};
+
+// Whether this build has the DPDK transport.
+bool dpdk_transport_built();
+
 struct Options {
   Mode mode = Mode::kSteady;
   client::Endpoint server;
@@ -49,7 +58,16 @@ struct Options {
   uint32_t threads = 1;
   uint32_t sockets = 16;  // in total, split over the threads
   uint32_t socket_buffer_bytes = 8u << 20;
-  uint32_t batch = 64;  // datagrams per sendmmsg/recvmmsg
+  uint32_t batch = 64;  // datagrams per sendmmsg/recvmmsg (DPDK: per burst, <= 64)
+  Transport transport = Transport::kUdp;
+  // --transport dpdk: one EAL, one port, one worker thread (--threads 1);
+  // "sockets" are UDP source ports 20000.. on dpdk_ip.
+  std::string dpdk_args;  // EAL arguments, e.g. --vdev=net_memif0,role=client,...
+  uint16_t dpdk_port = 0;
+  std::string dpdk_ip_text = "10.1.0.2";
+  uint8_t dpdk_ip[4] = {10, 1, 0, 2};
+  std::string dpdk_server_mac_text;  // empty: learn it from the first reply
+  uint8_t dpdk_server_mac[6] = {};
 
   // Pacing.
   uint64_t duration_ms = 60'000;

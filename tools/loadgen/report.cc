@@ -249,6 +249,7 @@ std::string results_json(const Results& r) {
   c["user_base"] = o.user_base;
   c["threads"] = o.threads;
   c["sockets"] = o.sockets;
+  c["transport"] = o.transport == Transport::kDpdk ? "dpdk" : "udp";
   c["batch"] = o.batch;
   c["duration_s"] = static_cast<double>(o.duration_ms) / 1000.0;
   c["start_rate"] = o.start_rate;

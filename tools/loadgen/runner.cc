@@ -3,10 +3,20 @@
 #include <chrono>
 #include <cinttypes>
 #include <cstdio>
+#include <cstring>
 
 #include "tools/loadgen/proc_stats.h"
+#include "tools/loadgen/udp_fleet.h"
+#if PRESENCED_LOADGEN_DPDK
+#include "dataplane/io/dpdk/dpdk_eal.h"
+#include "tools/loadgen/dpdk_fleet.h"
+#endif
 
 namespace presenced::loadgen {
+
+#if PRESENCED_LOADGEN_DPDK
+extern template class Worker<DpdkFleet>;  // instantiated in worker.cc
+#endif
 
 namespace {
 
@@ -67,8 +77,8 @@ bool Runner::prepare(std::string* error) {
     wc.start_rate = options_.start_rate * static_cast<double>(wc.end - wc.begin) /
                     static_cast<double>(options_.sessions);
     wc.options = &options_;
-    auto worker = std::make_unique<Worker>(wc, *table_, shared_);
-    if (!worker->open(error)) return false;
+    std::unique_ptr<WorkerBase> worker = make_worker(wc, error);
+    if (!worker || !worker->open(error)) return false;
     results_.wheel_bytes += worker->wheel_memory_bytes();
     workers_.push_back(std::move(worker));
   }
@@ -93,6 +103,45 @@ bool Runner::prepare(std::string* error) {
     flooder_ = std::make_unique<Flooder>(fc);
   }
   return true;
+}
+
+std::unique_ptr<WorkerBase> Runner::make_worker(const WorkerConfig& wc, std::string* error) {
+  if (options_.transport == Transport::kDpdk) {
+#if PRESENCED_LOADGEN_DPDK
+    // One EAL per process (ensure_eal); options.cc allows one worker.
+    if (!io::dpdk::ensure_eal(options_.dpdk_args, error)) {
+      *error = "--dpdk-args: " + *error;
+      return nullptr;
+    }
+    DpdkFleet::Options fo;
+    fo.port = options_.dpdk_port;
+    fo.sockets = wc.sockets;
+    fo.batch = options_.batch;
+    std::memcpy(fo.ip.data(), options_.dpdk_ip, 4);
+    if (!options_.dpdk_server_mac_text.empty()) {
+      std::memcpy(fo.server_mac.data(), options_.dpdk_server_mac, 6);
+      fo.server_mac_set = true;
+    }
+    auto fleet = DpdkFleet::open(fo, error);
+    if (!fleet) {
+      *error = "--dpdk-port " + std::to_string(fo.port) + ": " + *error +
+               " (the port comes from --dpdk-args, e.g. --vdev=net_memif0,role=client,...)";
+      return nullptr;
+    }
+    return std::make_unique<Worker<DpdkFleet>>(wc, *table_, shared_, std::move(fleet));
+#else
+    *error = "--transport dpdk: built without DPDK";
+    return nullptr;
+#endif
+  }
+  UdpFleet::Options fo;
+  fo.sockets = wc.sockets;
+  fo.batch = options_.batch;
+  fo.buffer_bytes = options_.socket_buffer_bytes;
+  fo.family = options_.server.family == wire::TargetFamily::kIpv6 ? AF_INET6 : AF_INET;
+  auto fleet = UdpFleet::open(fo, error);
+  if (!fleet) return nullptr;
+  return std::make_unique<Worker<UdpFleet>>(wc, *table_, shared_, std::move(fleet));
 }
 
 StatsSnapshot Runner::totals() const {
@@ -144,7 +193,7 @@ void Runner::poll_events(std::size_t max_bytes) {
 
 const Results& Runner::run(const std::atomic<bool>& interrupt) {
   for (auto& w : workers_) {
-    Worker* p = w.get();
+    WorkerBase* p = w.get();
     threads_.emplace_back([p] { p->run(); });
   }
   const uint64_t start = t0_ms_;

@@ -17,6 +17,9 @@
 // client state machine resends. Truncated datagrams (larger than any server
 // packet) are delivered with `truncated` set so the caller counts them.
 //
+// The worker is a template over its fleet; DpdkFleet (dpdk_fleet.h) has the
+// same interface over a DPDK port.
+//
 // Concurrency: none. One worker thread owns a fleet; the counters are
 // single-writer and may be read from other threads.
 #pragma once
@@ -72,7 +75,15 @@ class UdpFleet {
   UdpFleet& operator=(const UdpFleet&) = delete;
 
   uint32_t sockets() const { return static_cast<uint32_t>(fds_.size()); }
+  // Each socket is its own receive queue (receive(s, ...) reads socket s).
+  uint32_t rx_queues() const { return sockets(); }
+  // Datagrams per sendmmsg/recvmmsg: a receive() of fewer found the socket
+  // drained.
+  uint32_t batch() const { return options_.batch; }
   int fd(uint32_t s) const { return fds_[s]; }
+  // Nothing to do: kernel sockets do not care which thread uses them
+  // (DpdkFleet registers the thread with the EAL here).
+  void bind_thread() {}
 
   // Queues a copy of `data` (at most 64 bytes) for socket s to `to`, which
   // must stay valid until the next flush. Sends the batch when it is full.

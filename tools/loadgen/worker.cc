@@ -7,6 +7,9 @@
 #include <netinet/in.h>
 
 #include "dataplane/common/byte_order.h"
+#if PRESENCED_LOADGEN_DPDK
+#include "tools/loadgen/dpdk_fleet.h"
+#endif
 
 namespace presenced::loadgen {
 
@@ -52,25 +55,31 @@ StatsSnapshot& StatsSnapshot::operator+=(const StatsSnapshot& o) {
 }
 
 // The wheel's visitor: prefetches the sessions of a chunk, then visits.
-struct Worker::Visitor {
+template <typename Fleet>
+struct Worker<Fleet>::Visitor {
   Worker& w;
   uint64_t operator()(uint32_t id, uint64_t now_ms) { return w.visit(id, now_ms); }
   void prefetch(uint32_t id) { prefetch_write(&w.table_.session(id)); }
 };
 
-Worker::Worker(const WorkerConfig& config, SessionTable& table, Shared& shared)
+template <typename Fleet>
+Worker<Fleet>::Worker(const WorkerConfig& config, SessionTable& table, Shared& shared,
+                      std::unique_ptr<Fleet> fleet)
     : config_(config),
       options_(*config.options),
       table_(table),
       shared_(shared),
       t0_(config.t0_ms),
       forced_(config.options->forced_interval_ms != 0),
+      fleet_(std::move(fleet)),
       rng_(config.options->seed * 1000003 + config.index + 1),
       start_next_(config.begin) {}
 
-Worker::~Worker() = default;
+template <typename Fleet>
+Worker<Fleet>::~Worker() = default;
 
-Worker::Clock Worker::read_clock() {
+template <typename Fleet>
+typename Worker<Fleet>::Clock Worker<Fleet>::read_clock() {
   using namespace std::chrono;
   const auto mono = steady_clock::now().time_since_epoch();
   const auto wall = system_clock::now().time_since_epoch();
@@ -82,15 +91,8 @@ Worker::Clock Worker::read_clock() {
   return c;
 }
 
-bool Worker::open(std::string* error) {
-  UdpFleet::Options fo;
-  fo.sockets = config_.sockets;
-  fo.batch = options_.batch;
-  fo.buffer_bytes = options_.socket_buffer_bytes;
-  fo.family = options_.server.family == wire::TargetFamily::kIpv6 ? AF_INET6 : AF_INET;
-  fleet_ = UdpFleet::open(fo, error);
-  if (!fleet_) return false;
-
+template <typename Fleet>
+bool Worker<Fleet>::open(std::string* error) {
   // Entries: one per session, one more per session for a storm restart, and
   // the stale entries an ACK leaves behind when the interval is shorter than
   // the ACK timeout (at most one per interval, each living one ACK timeout).
@@ -113,7 +115,8 @@ bool Worker::open(std::string* error) {
   return true;
 }
 
-StatsSnapshot Worker::snapshot() const {
+template <typename Fleet>
+StatsSnapshot Worker<Fleet>::snapshot() const {
   StatsSnapshot s;
   const WorkerStats& w = stats_;
   s.started = w.started.get();
@@ -144,7 +147,7 @@ StatsSnapshot Worker::snapshot() const {
   for (std::size_t i = 0; i < client::kPacketResultCount; ++i) s.rx_result[i] = w.rx_result[i].get();
   for (std::size_t i = 0; i < 5; ++i) s.reconnect_reason[i] = w.reconnect_reason[i].get();
   if (fleet_) {
-    const UdpFleet::Counters& c = fleet_->counters();
+    const auto& c = fleet_->counters();
     s.tx_dropped = c.tx_dropped.get();
     s.tx_eagain_waits = c.tx_eagain_waits.get();
     s.tx_calls = c.tx_calls.get();
@@ -153,7 +156,9 @@ StatsSnapshot Worker::snapshot() const {
   return s;
 }
 
-void Worker::run() {
+template <typename Fleet>
+void Worker<Fleet>::run() {
+  fleet_->bind_thread();
   clock_ = read_clock();
   start_t0_ = clock_.mono_ms;
   pin_forced_interval();
@@ -188,7 +193,8 @@ void Worker::run() {
   fleet_->flush_all();
 }
 
-void Worker::start_due() {
+template <typename Fleet>
+void Worker<Fleet>::start_due() {
   if (start_next_ >= config_.end) return;
   const double elapsed_s = static_cast<double>(clock_.mono_ms - start_t0_) / 1000.0;
   const auto due = static_cast<uint64_t>(elapsed_s * config_.start_rate) + 1;
@@ -211,21 +217,26 @@ void Worker::start_due() {
   }
 }
 
-void Worker::receive_all() {
-  const uint32_t sockets = fleet_->sockets();
-  for (uint32_t s = 0; s < sockets; ++s) {
-    // Up to 64 bursts per socket per pass; whatever is left waits for the
-    // next pass, after the timers had their (bounded) turn.
-    for (int burst = 0; burst < 64; ++burst) {
-      const uint32_t n = fleet_->receive(s, [this](const uint8_t* d, std::size_t len, bool trunc) {
+template <typename Fleet>
+void Worker<Fleet>::receive_all() {
+  const uint32_t queues = fleet_->rx_queues();
+  // Up to 64 bursts per socket per pass (a DPDK fleet's one queue gets the
+  // budget of all its source ports); whatever is left waits for the next
+  // pass, after the timers had their (bounded) turn.
+  const uint32_t bursts = 64 * std::max(fleet_->sockets() / queues, 1u);
+  const uint32_t full = fleet_->batch();
+  for (uint32_t q = 0; q < queues; ++q) {
+    for (uint32_t burst = 0; burst < bursts; ++burst) {
+      const uint32_t n = fleet_->receive(q, [this](const uint8_t* d, std::size_t len, bool trunc) {
         on_datagram(d, len, trunc);
       });
-      if (n < options_.batch) break;
+      if (n < full) break;
     }
   }
 }
 
-void Worker::on_datagram(const uint8_t* data, std::size_t len, bool truncated) {
+template <typename Fleet>
+void Worker<Fleet>::on_datagram(const uint8_t* data, std::size_t len, bool truncated) {
   stats_.rx.add();
   if (truncated || len < wire::kHeaderSize) {
     stats_.rx_result[static_cast<std::size_t>(PacketResult::kMalformed)].add();
@@ -269,7 +280,8 @@ void Worker::on_datagram(const uint8_t* data, std::size_t len, bool truncated) {
   }
 }
 
-void Worker::mark_up(uint64_t i) {
+template <typename Fleet>
+void Worker<Fleet>::mark_up(uint64_t i) {
   uint8_t& f = table_.flags(i);
   if ((f & kUp) == 0) {
     f |= kUp;
@@ -286,7 +298,8 @@ void Worker::mark_up(uint64_t i) {
   }
 }
 
-void Worker::schedule_if_earlier(uint64_t i) {
+template <typename Fleet>
+void Worker<Fleet>::schedule_if_earlier(uint64_t i) {
   const uint64_t w = table_.session(i).next_wake_ms();
   if (w == client::kNever) return;
   if (rel(w) >= table_.armed_ms(i)) return;  // the authoritative entry comes first anyway
@@ -298,7 +311,8 @@ void Worker::schedule_if_earlier(uint64_t i) {
   }
 }
 
-uint64_t Worker::visit(uint32_t id, uint64_t now_ms) {
+template <typename Fleet>
+uint64_t Worker<Fleet>::visit(uint32_t id, uint64_t now_ms) {
   const uint64_t i = id;
   if (table_.flags(i) & kSilenced) return wheel::TimingWheel::kDone;
   uint32_t& armed = table_.armed_ms(i);
@@ -330,7 +344,8 @@ uint64_t Worker::visit(uint32_t id, uint64_t now_ms) {
   return at;
 }
 
-void Worker::handle(uint64_t i, const client::Output& out) {
+template <typename Fleet>
+void Worker<Fleet>::handle(uint64_t i, const client::Output& out) {
   switch (out.action) {
     case Action::kNone:
       return;
@@ -371,7 +386,8 @@ void Worker::handle(uint64_t i, const client::Output& out) {
   stats_.sent.add();
 }
 
-void Worker::pin_forced_interval() {
+template <typename Fleet>
+void Worker<Fleet>::pin_forced_interval() {
   if (!forced_) return;
   // Keep the store's ceiling just above the forced interval so that no
   // session probes a longer one (see the header comment). A survived round
@@ -382,7 +398,8 @@ void Worker::pin_forced_interval() {
   }
 }
 
-void Worker::renew_token(uint64_t i) {
+template <typename Fleet>
+void Worker<Fleet>::renew_token(uint64_t i) {
   client::Session& s = table_.session(i);
   const uint64_t wanted = uint64_t{clock_.now.unix_s} + options_.token_ttl_s;
   const uint64_t expiry = std::max<uint64_t>(wanted, uint64_t{s.token_expiry()} + 1);
@@ -394,7 +411,8 @@ void Worker::renew_token(uint64_t i) {
   handle(i, s.renew(key, e32, clock_.now, env()));
 }
 
-void Worker::silence_range() {
+template <typename Fleet>
+void Worker<Fleet>::silence_range() {
   silenced_done_ = true;
   const uint32_t d = options_.devices;
   for (uint64_t i = config_.begin; i < config_.end; i += d) {
@@ -409,7 +427,8 @@ void Worker::silence_range() {
   }
 }
 
-void Worker::storm_range(uint64_t storm_at_ms) {
+template <typename Fleet>
+void Worker<Fleet>::storm_range(uint64_t storm_at_ms) {
   storm_done_ = true;
   storm_at_ = storm_at_ms;
   // Every session restarts as an app would after being killed and logging
@@ -437,7 +456,8 @@ void Worker::storm_range(uint64_t storm_at_ms) {
   }
 }
 
-uint8_t Worker::target_index(const client::Endpoint& e) {
+template <typename Fleet>
+uint8_t Worker<Fleet>::target_index(const client::Endpoint& e) {
   for (std::size_t k = 0; k < endpoints_.size(); ++k) {
     if (endpoints_[k] == e) return static_cast<uint8_t>(k);
   }
@@ -449,7 +469,8 @@ uint8_t Worker::target_index(const client::Endpoint& e) {
   return static_cast<uint8_t>(endpoints_.size() - 1);
 }
 
-void Worker::note_redirect(uint64_t i, const client::PacketInfo& info) {
+template <typename Fleet>
+void Worker<Fleet>::note_redirect(uint64_t i, const client::PacketInfo& info) {
   const auto reason = static_cast<std::size_t>(info.reason);
   stats_.reconnect_reason[reason < 5 ? reason : 0].add();
   uint8_t& route = table_.route(i);
@@ -462,5 +483,10 @@ void Worker::note_redirect(uint64_t i, const client::PacketInfo& info) {
   }
   route = static_cast<uint8_t>((route & 0x0f) | (k << 4));
 }
+
+template class Worker<UdpFleet>;
+#if PRESENCED_LOADGEN_DPDK
+template class Worker<DpdkFleet>;
+#endif
 
 }  // namespace presenced::loadgen

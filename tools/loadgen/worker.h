@@ -1,7 +1,8 @@
 // worker.h: one load-generator thread driving a contiguous range of sessions.
 //
 // Owns: the session range [begin, end) of the SessionTable (all devices of a
-// user fall in one range), its UdpFleet (sockets), a TimingWheel whose ids
+// user fall in one range), its fleet (the packet I/O: a UdpFleet of kernel
+// sockets, or a DpdkFleet on a DPDK port), a TimingWheel whose ids
 // are session indices, the thread's Rng and AdaptiveIntervalStore, its
 // statistics and its histograms (ACK latency, storm return times). The loop
 // reads top to bottom: clocks; commands (silence, storm, stop); receive
@@ -9,7 +10,7 @@
 // on_packet; start the sessions due by the bring-up rate; advance the wheel
 // (at most kMaxStepMs per pass, so receiving keeps up when the worker falls
 // behind), whose visitor runs on_wake for the sessions due; flush the sends;
-// sleep 1 ms when a pass found nothing to do.
+// sleep 1 ms (a DpdkFleet: 100 us) when a pass found nothing to do.
 //
 // The wheel protocol (one authoritative entry per session)
 // --------------------------------------------------------
@@ -37,6 +38,15 @@
 // store's ceiling just above it, so sessions never probe longer intervals.
 // The server's advice still bounds the interval: a session never heartbeats
 // less often than advised, as the protocol asks.
+//
+// Transports: Worker<Fleet> is a class template over the fleet type, so the
+// per-packet calls (send, receive, flush) are direct and inlinable; the
+// runner holds workers as WorkerBase, whose virtual calls happen once per run
+// or per progress sample. A Fleet provides: sockets(), rx_queues(),
+// batch(), bind_thread(), send(s, SockTarget, data, len), flush_all(),
+// receive(q, f), wait(ms) and counters() with tx_dropped, tx_eagain_waits,
+// tx_calls and rx_calls (udp_fleet.h, dpdk_fleet.h). worker.cc instantiates
+// Worker<UdpFleet>, and Worker<DpdkFleet> in builds with DPDK.
 //
 // Concurrency: run() is the thread body; everything above belongs to that
 // thread. The main thread communicates only through Shared (atomics it
@@ -133,26 +143,43 @@ struct WorkerConfig {
   const Options* options = nullptr;
 };
 
-class Worker {
+// What the runner sees of a worker, whatever its transport.
+class WorkerBase {
+ public:
+  virtual ~WorkerBase() = default;
+  // Allocates the wheel. False with a message.
+  virtual bool open(std::string* error) = 0;
+  // The thread body; returns after Shared::stop.
+  virtual void run() = 0;
+  virtual StatsSnapshot snapshot() const = 0;
+  // Valid once run() has returned.
+  virtual const Histogram& ack_latency_us() const = 0;
+  virtual const Histogram& storm_back_ms() const = 0;
+  virtual std::size_t wheel_memory_bytes() const = 0;
+};
+
+template <typename Fleet>
+class Worker final : public WorkerBase {
  public:
   // Wheel time one pass advances at most (worker.cc, run()).
   static constexpr uint64_t kMaxStepMs = 4;
 
-  Worker(const WorkerConfig& config, SessionTable& table, Shared& shared);
-  ~Worker();
+  // `fleet` is open; the worker owns it from here.
+  Worker(const WorkerConfig& config, SessionTable& table, Shared& shared,
+         std::unique_ptr<Fleet> fleet);
+  ~Worker() override;
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
 
-  // Opens the sockets and allocates the wheel. False with a message.
-  bool open(std::string* error);
-  // The thread body; returns after Shared::stop.
-  void run();
+  bool open(std::string* error) override;
+  void run() override;
 
-  StatsSnapshot snapshot() const;
-  // Valid once run() has returned.
-  const Histogram& ack_latency_us() const { return ack_latency_us_; }
-  const Histogram& storm_back_ms() const { return storm_back_ms_; }
-  std::size_t wheel_memory_bytes() const { return wheel_ ? wheel_->memory_bytes() : 0; }
+  StatsSnapshot snapshot() const override;
+  const Histogram& ack_latency_us() const override { return ack_latency_us_; }
+  const Histogram& storm_back_ms() const override { return storm_back_ms_; }
+  std::size_t wheel_memory_bytes() const override {
+    return wheel_ ? wheel_->memory_bytes() : 0;
+  }
 
  private:
   struct Clock {
@@ -191,7 +218,7 @@ class Worker {
   Shared& shared_;
   uint64_t t0_;
   bool forced_;
-  std::unique_ptr<UdpFleet> fleet_;
+  std::unique_ptr<Fleet> fleet_;
   std::unique_ptr<wheel::TimingWheel> wheel_;
   client::Rng rng_;
   client::AdaptiveIntervalStore store_;
@@ -207,5 +234,7 @@ class Worker {
   Histogram ack_latency_us_;
   Histogram storm_back_ms_;
 };
+
+extern template class Worker<UdpFleet>;
 
 }  // namespace presenced::loadgen
