@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "control/log.h"
+#include "dataplane/common/duration.h"
 #include "dataplane/common/net_addr.h"
 #include "dataplane/engine/engine_config.h"
 #include "dataplane/io/io_backend.h"
@@ -72,6 +73,6 @@ ParseResult parse_server_config(int argc, const char* const* argv, ServerConfig&
 std::vector<int> default_data_cores();
 
 // "2s", "1500ms", "1.5s", "3m", or a bare number of `default_unit_ms`.
-bool parse_duration_ms(const std::string& text, uint64_t default_unit_ms, uint64_t& ms);
+using presenced::parse_duration_ms;  // dataplane/common/duration.h
 
 }  // namespace presenced::control

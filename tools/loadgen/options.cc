@@ -12,6 +12,7 @@
 #include <arpa/inet.h>
 
 #include "client/udp_client.h"
+#include "dataplane/common/duration.h"
 
 namespace presenced::loadgen {
 
@@ -59,28 +60,9 @@ bool parse_mac(const std::string& text, uint8_t* mac) {
 }  // namespace
 
 bool parse_duration(const std::string& text, uint64_t& ms) {
-  if (text.empty()) return false;
-  std::size_t used = 0;
-  double value = 0;
-  try {
-    value = std::stod(text, &used);
-  } catch (const std::exception&) {
-    return false;
-  }
-  const std::string unit = text.substr(used);
-  double scale = 0;
-  if (unit.empty() || unit == "s") {
-    scale = 1000;
-  } else if (unit == "ms") {
-    scale = 1;
-  } else if (unit == "m" || unit == "min") {
-    scale = 60'000;
-  } else {
-    return false;
-  }
-  const double v = value * scale;
-  if (!std::isfinite(v) || v < 0 || v > 1e12) return false;
-  ms = static_cast<uint64_t>(std::llround(v));
+  uint64_t v = 0;
+  if (!parse_duration_ms(text, 1000, v) || v > 1'000'000'000'000ULL) return false;
+  ms = v;
   return true;
 }
 
