@@ -49,6 +49,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "tools/loadgen/options.h"
 #include "tools/loadgen/proc_stats.h"
 
 namespace {
@@ -265,27 +266,16 @@ void append_set(std::string& out, const Config& c, uint64_t k, const std::string
   out.append(buf, static_cast<std::size_t>(n));
 }
 
-// The same deterministic choice presence-loadgen makes (options.cc).
-bool churn_selected(uint64_t u, double fraction, uint64_t seed) {
-  if (fraction <= 0) return false;
-  if (fraction >= 1) return true;
-  uint64_t z = u + seed * 0x9e3779b97f4a7c15ULL + 0x9e3779b97f4a7c15ULL;
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  z ^= z >> 31;
-  return static_cast<double>(z >> 11) < fraction * 9007199254740992.0;
-}
-
-double cpu_seconds(int64_t pid) {
-  if (pid == 0) return -1;
+// One /proc sample of `pid` (CPU and user seconds), -1 each when there is
+// none.
+struct ProcTimes {
+  double cpu = -1;
+  double user = -1;
+};
+ProcTimes proc_times(int64_t pid) {
+  if (pid == 0) return {};
   const auto p = presenced::loadgen::sample_process(pid);
-  return p ? p->cpu_s : -1;
-}
-
-double user_seconds(int64_t pid) {
-  if (pid == 0) return -1;
-  const auto p = presenced::loadgen::sample_process(pid);
-  return p ? p->user_s : -1;
+  return p ? ProcTimes{p->cpu_s, p->user_s} : ProcTimes{};
 }
 
 uint64_t rss_bytes(int64_t pid) {
@@ -407,12 +397,14 @@ Json run_throughput(const Config& cfg) {
   };
   std::vector<Sample> samples;
   const auto t0 = Clock::now();
-  samples.push_back({0, 0, cpu_seconds(cfg.redis_pid), user_seconds(cfg.redis_pid)});
+  ProcTimes pt = proc_times(cfg.redis_pid);
+  samples.push_back({0, 0, pt.cpu, pt.user});
   double next = 1.0;
   for (;;) {
     const double t = std::chrono::duration<double>(Clock::now() - t0).count();
     if (t >= next) {
-      samples.push_back({t, done, cpu_seconds(cfg.redis_pid), user_seconds(cfg.redis_pid)});
+      pt = proc_times(cfg.redis_pid);
+      samples.push_back({t, done, pt.cpu, pt.user});
       std::fprintf(stderr, "[%5.1fs] redis SET %.0f/s\n", t,
                    static_cast<double>(done - samples[samples.size() - 2].done) /
                        (t - samples[samples.size() - 2].t));
@@ -486,7 +478,8 @@ Json run_expiry(const Config& cfg) {
   std::vector<uint8_t> silenced(n);
   uint64_t silenced_count = 0;
   for (uint64_t k = 0; k < n; ++k) {
-    silenced[k] = churn_selected(k, cfg.churn_fraction, cfg.seed) ? 1 : 0;
+    // The same deterministic choice presence-loadgen makes.
+    silenced[k] = presenced::loadgen::churn_selected(k, cfg.churn_fraction, cfg.seed) ? 1 : 0;
     silenced_count += silenced[k];
   }
   // Two full rounds of refreshes (every key SET twice, phases spread over
