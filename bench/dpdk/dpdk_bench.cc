@@ -685,38 +685,64 @@ int run_ring(const Options& o) {
   return r.run.acks == 0 || r.warm.bad + r.run.bad != 0 ? 1 : 0;
 }
 
-// The DPDK backend alone: a core thread runs receive -> echo each datagram
-// back as its own "reply" (no engine, no crypto) -> send, and times the
-// iterations that had work: the backend's cost per packet and its ceiling.
-int run_io(const Options& o) {
+// The DPDK backend without a server: EAL, two net_ring ports wired back to
+// back, presenced's DPDK backend (one core's queue pair) on one and the
+// generator's FramePort on the other. Members are destroyed port first,
+// then the backend, then the ring pair; close() does the same after
+// discarding what is still queued.
+struct BackendRig {
+  std::unique_ptr<io::dpdk::RingPort> pair;
+  std::vector<std::unique_ptr<io::IoBackend>> backends;
+  std::unique_ptr<io::dpdk::FramePort> port;
+
+  void close() {
+    pair->discard_tx();
+    port.reset();
+    backends.clear();
+  }
+};
+
+// False (the error printed) when a step fails.
+bool open_backend_rig(const Options& o, BackendRig& rig) {
   std::string err;
   const std::string args = eal_args(o, 2048);
   if (!io::dpdk::ensure_eal(args, &err)) {
     std::fprintf(stderr, "dpdk_bench: %s\n", err.c_str());
-    return 1;
+    return false;
   }
-  auto pair = io::dpdk::RingPort::create_pair("bench", 4096, &err);
-  if (!pair) {
+  rig.pair = io::dpdk::RingPort::create_pair("bench", 4096, &err);
+  if (!rig.pair) {
     std::fprintf(stderr, "dpdk_bench: %s\n", err.c_str());
-    return 1;
+    return false;
   }
   io::BackendOptions bo;
   bo.kind = io::BackendKind::kDpdk;
   bo.listen = NetAddr::v4_bytes(0, 0, 0, 0, kServerPort);
   bo.dpdk_args = args;
-  bo.dpdk_port = pair->port_id();
+  bo.dpdk_port = rig.pair->port_id();
   bo.dpdk_addresses = {NetAddr::v4_bytes(10, 1, 0, 1, 0)};
   bo.dpdk_exception = "off";
-  auto backends = io::create_backends(bo, &err);
-  if (backends.empty()) {
+  rig.backends = io::create_backends(bo, &err);
+  if (rig.backends.empty()) {
     std::fprintf(stderr, "dpdk_bench: %s\n", err.c_str());
-    return 1;
+    return false;
   }
-  auto port = io::dpdk::FramePort::attach(pair->peer_port_id(), 4096, &err);
-  if (!port) {
+  rig.port = io::dpdk::FramePort::attach(rig.pair->peer_port_id(), 4096, &err);
+  if (!rig.port) {
     std::fprintf(stderr, "dpdk_bench: %s\n", err.c_str());
-    return 1;
+    return false;
   }
+  return true;
+}
+
+// The DPDK backend alone: a core thread runs receive -> echo each datagram
+// back as its own "reply" (no engine, no crypto) -> send, and times the
+// iterations that had work: the backend's cost per packet and its ceiling.
+int run_io(const Options& o) {
+  BackendRig rig;
+  if (!open_backend_rig(o, rig)) return 1;
+  auto& backends = rig.backends;
+  auto& port = rig.port;
   std::atomic<bool> stop{false};
   std::atomic<uint64_t> busy_ns{0};
   std::atomic<uint64_t> packets{0};
@@ -768,9 +794,7 @@ int run_io(const Options& o) {
   stop.store(true);
   core.join();
   for (int i = 0; i < 1000; ++i) gen.drain(r.run);
-  pair->discard_tx();
-  port.reset();
-  backends.clear();
+  rig.close();
   // Echoed heartbeats come back as "replies" of type HEARTBEAT: count them.
   const double ns_per_packet =
       packets.load() != 0 ? static_cast<double>(busy_ns.load()) / static_cast<double>(packets.load())
@@ -794,29 +818,10 @@ int run_io(const Options& o) {
 // a few bursts, not the median).
 int run_cost(const Options& o) {
   std::string err;
-  const std::string args = eal_args(o, 2048);
-  if (!io::dpdk::ensure_eal(args, &err)) {
-    std::fprintf(stderr, "dpdk_bench: %s\n", err.c_str());
-    return 1;
-  }
-  auto pair = io::dpdk::RingPort::create_pair("bench", 4096, &err);
-  if (!pair) {
-    std::fprintf(stderr, "dpdk_bench: %s\n", err.c_str());
-    return 1;
-  }
-  io::BackendOptions bo;
-  bo.kind = io::BackendKind::kDpdk;
-  bo.listen = NetAddr::v4_bytes(0, 0, 0, 0, kServerPort);
-  bo.dpdk_args = args;
-  bo.dpdk_port = pair->port_id();
-  bo.dpdk_addresses = {NetAddr::v4_bytes(10, 1, 0, 1, 0)};
-  bo.dpdk_exception = "off";
-  auto backends = io::create_backends(bo, &err);
-  auto port = io::dpdk::FramePort::attach(pair->peer_port_id(), 4096, &err);
-  if (backends.empty() || !port) {
-    std::fprintf(stderr, "dpdk_bench: %s\n", err.c_str());
-    return 1;
-  }
+  BackendRig rig;
+  if (!open_backend_rig(o, rig)) return 1;
+  auto& backends = rig.backends;
+  auto& port = rig.port;
   pin(o.cpu);
   const auth::MasterKey key = load_key(o);
   table::PresenceTable::Options to;
@@ -907,9 +912,7 @@ int run_cost(const Options& o) {
     server_ns[phase] = median(sv);
     if (phase == 0) gen_ns = median(g);
   }
-  pair->discard_tx();
-  port.reset();
-  backends.clear();
+  rig.close();
   std::printf(
       "{\"mode\":\"cost\",\"sessions\":%" PRIu64
       ",\"server_ns_per_packet\":%.1f,\"backend_ns_per_packet\":%.1f,"
