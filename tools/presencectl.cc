@@ -85,6 +85,19 @@ void print_json(const Json& j) {
   print(j.dump(2, ' ', false, Json::error_handler_t::replace) + "\n");
 }
 
+// The end of every command that shows one answer: the server's error (its
+// exit code), or the body as JSON (--json) or rendered as a table.
+template <typename Render>
+int show(const Reply& r, bool json, Render&& render) {
+  if (!r.ok()) return report(r);
+  if (json) {
+    print_json(r.body);
+  } else {
+    print(render(r.body));
+  }
+  return kOk;
+}
+
 // "5s", "500ms", "1.5s", "2m"; a bare number is milliseconds.
 bool parse_spread_ms(const std::string& text, uint64_t& ms) {
   if (text.empty()) return false;
@@ -143,14 +156,7 @@ int cmd_status(const Common& o) {
   int code = kOk;
   auto c = o.client(code);
   if (!c) return code;
-  const Reply r = c->get("/v1/status");
-  if (!r.ok()) return report(r);
-  if (o.json) {
-    print_json(r.body);
-  } else {
-    print(render_status(r.body));
-  }
-  return kOk;
+  return show(c->get("/v1/status"), o.json, [](const Json& b) { return render_status(b); });
 }
 
 // Puts the terminal in non-canonical mode (single keys, no echo) while
@@ -229,14 +235,8 @@ int cmd_get(const Common& o, uint64_t user) {
   int code = kOk;
   auto c = o.client(code);
   if (!c) return code;
-  const Reply r = c->get("/v1/users/" + std::to_string(user));
-  if (!r.ok()) return report(r);
-  if (o.json) {
-    print_json(r.body);
-  } else {
-    print(render_user(r.body, now_ms()));
-  }
-  return kOk;
+  return show(c->get("/v1/users/" + std::to_string(user)), o.json,
+              [](const Json& b) { return render_user(b, now_ms()); });
 }
 
 bool parse_user_text(const std::string& text, uint64_t& out) {
@@ -387,14 +387,7 @@ int cmd_config_get(const Common& o) {
   int code = kOk;
   auto c = o.client(code);
   if (!c) return code;
-  const Reply r = c->get("/v1/config");
-  if (!r.ok()) return report(r);
-  if (o.json) {
-    print_json(r.body);
-  } else {
-    print(render_config(r.body));
-  }
-  return kOk;
+  return show(c->get("/v1/config"), o.json, [](const Json& b) { return render_config(b); });
 }
 
 int cmd_config_set(const Common& o, const std::vector<std::string>& pairs) {
@@ -421,14 +414,8 @@ int cmd_config_set(const Common& o, const std::vector<std::string>& pairs) {
   int code = kOk;
   auto c = o.client(code);
   if (!c) return code;
-  const Reply r = c->patch("/v1/config", patch);
-  if (!r.ok()) return report(r);
-  if (o.json) {
-    print_json(r.body);
-  } else {
-    print(render_config(r.body));
-  }
-  return kOk;
+  return show(c->patch("/v1/config", patch), o.json,
+              [](const Json& b) { return render_config(b); });
 }
 
 struct TargetOptions {
@@ -501,13 +488,7 @@ int cmd_drain(const Common& o, const TargetOptions& t, std::optional<uint32_t> r
     if (rate) body["rate"] = *rate;
     r = c->post("/v1/drain", body);
   }
-  if (!r.ok()) return report(r);
-  if (o.json) {
-    print_json(r.body);
-  } else {
-    print(render_drain(r.body));
-  }
-  return kOk;
+  return show(r, o.json, [](const Json& b) { return render_drain(b); });
 }
 
 int cmd_keygen(const std::string& path, bool force, bool json) {
