@@ -78,24 +78,16 @@ redis_bench=$build/bench/e2e/redis_bench
 work=$(mktemp -d /tmp/presenced-e2e-XXXXXX)
 mkdir -p "$raw" docs/img
 pids=()
-old_rmem=
-old_wmem=
+source tools/lib/socket_buffers.sh
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
-  if [ -n "$old_rmem" ]; then
-    sysctl -q -w net.core.rmem_max="$old_rmem" net.core.wmem_max="$old_wmem" || true
-  fi
+  restore_socket_buffers
   rm -rf "$work"
 }
 trap cleanup EXIT
 
-if [ "$(id -u)" -eq 0 ]; then
-  old_rmem=$(sysctl -n net.core.rmem_max)
-  old_wmem=$(sysctl -n net.core.wmem_max)
-  log "raising net.core.rmem_max/wmem_max to 64 MiB for the run (were $old_rmem/$old_wmem)"
-  sysctl -q -w net.core.rmem_max=67108864 net.core.wmem_max=67108864
-fi
+raise_socket_buffers e2e
 
 head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$work/master.key"
 echo >> "$work/master.key"
