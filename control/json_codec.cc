@@ -15,7 +15,9 @@ Json address_json(const NetAddr& a) {
 }
 
 // One numeric key of the configuration: its JSON name, the name
-// engine::validate() uses for it, its range and how to store it.
+// engine::validate() uses for it, its range and how to store and read it.
+// The single list of the keys: PATCH parsing, GET /v1/config and
+// config_keys() all walk it.
 struct ConfigKey {
   const char* key;
   const char* engine_name;
@@ -23,6 +25,7 @@ struct ConfigKey {
   uint64_t hi;
   const char* unit;
   void (*set)(engine::EngineConfig&, uint64_t);
+  uint64_t (*get)(const engine::EngineConfig&);
 };
 
 using L = engine::ConfigLimits;
@@ -30,30 +33,42 @@ using C = engine::EngineConfig;
 
 constexpr ConfigKey kNumericKeys[] = {
     {"interval_s", "interval", L::kIntervalMin, L::kIntervalMax, " seconds",
-     [](C& c, uint64_t v) { c.interval_s = static_cast<uint32_t>(v); }},
+     [](C& c, uint64_t v) { c.interval_s = static_cast<uint32_t>(v); },
+     [](const C& c) -> uint64_t { return c.interval_s; }},
     {"miss_limit", "miss_limit", L::kMissLimitMin, L::kMissLimitMax, "",
-     [](C& c, uint64_t v) { c.miss_limit = static_cast<uint32_t>(v); }},
+     [](C& c, uint64_t v) { c.miss_limit = static_cast<uint32_t>(v); },
+     [](const C& c) -> uint64_t { return c.miss_limit; }},
     {"grace_ms", "grace", 0, L::kGraceMax, " ms",
-     [](C& c, uint64_t v) { c.grace_ms = static_cast<uint32_t>(v); }},
+     [](C& c, uint64_t v) { c.grace_ms = static_cast<uint32_t>(v); },
+     [](const C& c) -> uint64_t { return c.grace_ms; }},
     {"linger_ms", "linger", 0, L::kLingerMax, " ms",
-     [](C& c, uint64_t v) { c.linger_ms = static_cast<uint32_t>(v); }},
+     [](C& c, uint64_t v) { c.linger_ms = static_cast<uint32_t>(v); },
+     [](const C& c) -> uint64_t { return c.linger_ms; }},
     {"min_interval_s", "min_interval", L::kIntervalMin, L::kIntervalMax, " seconds",
-     [](C& c, uint64_t v) { c.min_interval_s = static_cast<uint32_t>(v); }},
+     [](C& c, uint64_t v) { c.min_interval_s = static_cast<uint32_t>(v); },
+     [](const C& c) -> uint64_t { return c.min_interval_s; }},
     {"max_interval_s", "max_interval", L::kIntervalMin, L::kIntervalMax, " seconds",
-     [](C& c, uint64_t v) { c.max_interval_s = static_cast<uint32_t>(v); }},
+     [](C& c, uint64_t v) { c.max_interval_s = static_cast<uint32_t>(v); },
+     [](const C& c) -> uint64_t { return c.max_interval_s; }},
     {"heartbeat_budget", "heartbeat_budget", 0, L::kBudgetMax, " heartbeats/s (0: no budget)",
-     [](C& c, uint64_t v) { c.heartbeat_budget = v; }},
+     [](C& c, uint64_t v) { c.heartbeat_budget = v; },
+     [](const C& c) -> uint64_t { return c.heartbeat_budget; }},
     {"tick_ms", "tick", L::kTickMin, L::kTickMax, " ms",
-     [](C& c, uint64_t v) { c.tick_ms = static_cast<uint32_t>(v); }},
+     [](C& c, uint64_t v) { c.tick_ms = static_cast<uint32_t>(v); },
+     [](const C& c) -> uint64_t { return c.tick_ms; }},
     {"admission_rate", "admission_rate", 0, L::kAdmissionMax, " sessions/s (0: unlimited)",
-     [](C& c, uint64_t v) { c.admission_rate = static_cast<uint32_t>(v); }},
+     [](C& c, uint64_t v) { c.admission_rate = static_cast<uint32_t>(v); },
+     [](const C& c) -> uint64_t { return c.admission_rate; }},
     {"source_invalid_budget", "source_invalid_budget", 0, L::kSourceBudgetMax,
      " packets/s (0: off)",
-     [](C& c, uint64_t v) { c.source_invalid_budget = static_cast<uint32_t>(v); }},
+     [](C& c, uint64_t v) { c.source_invalid_budget = static_cast<uint32_t>(v); },
+     [](const C& c) -> uint64_t { return c.source_invalid_budget; }},
     {"stall_threshold_ms", "stall_threshold", L::kStallMin, L::kStallMax, " ms",
-     [](C& c, uint64_t v) { c.stall_threshold_ms = static_cast<uint32_t>(v); }},
+     [](C& c, uint64_t v) { c.stall_threshold_ms = static_cast<uint32_t>(v); },
+     [](const C& c) -> uint64_t { return c.stall_threshold_ms; }},
     {"restart_grace_ms", "restart_grace", 0, L::kRestartGraceMax, " ms",
-     [](C& c, uint64_t v) { c.restart_grace_ms = static_cast<uint32_t>(v); }},
+     [](C& c, uint64_t v) { c.restart_grace_ms = static_cast<uint32_t>(v); },
+     [](const C& c) -> uint64_t { return c.restart_grace_ms; }},
 };
 
 std::string range_text(uint64_t lo, uint64_t hi) {
@@ -257,18 +272,7 @@ Json user_json(const UserInfo& u) {
 
 Json config_json(const engine::EngineConfig& c, log::Level level) {
   Json j;
-  j["interval_s"] = c.interval_s;
-  j["miss_limit"] = c.miss_limit;
-  j["grace_ms"] = c.grace_ms;
-  j["linger_ms"] = c.linger_ms;
-  j["min_interval_s"] = c.min_interval_s;
-  j["max_interval_s"] = c.max_interval_s;
-  j["heartbeat_budget"] = c.heartbeat_budget;
-  j["tick_ms"] = c.tick_ms;
-  j["admission_rate"] = c.admission_rate;
-  j["source_invalid_budget"] = c.source_invalid_budget;
-  j["stall_threshold_ms"] = c.stall_threshold_ms;
-  j["restart_grace_ms"] = c.restart_grace_ms;
+  for (const ConfigKey& k : kNumericKeys) j[k.key] = k.get(c);
   j["log_level"] = log::level_name(level);
   return j;
 }
