@@ -29,16 +29,8 @@ const std::vector<std::string> kFlags = {"--interval", "1",  "--min-interval", "
                                          "--linger",   "0",  "--control",      "off"};
 
 std::vector<uint8_t> heartbeat(TestClient& c, uint32_t epoch_seen, bool first) {
-  wire::ClientPacket p;
-  p.h = {wire::PacketType::kHeartbeat, c.user, c.device, ++c.seq, c.expiry};
-  p.status = c.status;
-  p.flags = first ? wire::kFlagFirst : 0;
-  p.interval_s = 1;
-  p.epoch_seen = epoch_seen;
-  std::vector<uint8_t> out(wire::kHeartbeatSize);
-  wire::build_client_packet(p, std::span<uint8_t, wire::kHeartbeatSize>(out.data(), 40));
-  auth::sign_packet(c.key(), out.data(), out.size());
-  return out;
+  c.epoch_seen = epoch_seen;
+  return c.make(wire::PacketType::kHeartbeat, ++c.seq, first ? wire::kFlagFirst : 0).bytes;
 }
 
 // One round: every session heartbeats, 100 at a time so that no socket

@@ -30,6 +30,7 @@ struct TestClient {
   uint32_t expiry = kFarExpiry;
   uint32_t seq = 0;
   wire::Status status = wire::Status::kAvailable;
+  uint32_t epoch_seen = 0;  // the server epoch the client last saw (0: none)
   NetAddr addr = NetAddr::v4_bytes(10, 0, 0, 1, 40000);
 
   auth::SessionKey key() const { return auth::derive_session_key(master, user, device, expiry); }
@@ -40,6 +41,7 @@ struct TestClient {
     p.status = status;
     p.flags = flags;
     p.interval_s = 30;
+    p.epoch_seen = epoch_seen;
     Packet out;
     out.bytes.resize(wire::kHeartbeatSize);
     wire::build_client_packet(p, std::span<uint8_t, wire::kHeartbeatSize>(out.bytes.data(), 40));
