@@ -46,47 +46,6 @@ bool checksum_ok(CsumState hw, const uint8_t* p, std::size_t len, uint64_t seed)
 
 }  // namespace
 
-uint64_t csum_add(const uint8_t* p, std::size_t len, uint64_t sum) {
-  // 32-bit words into a 64-bit accumulator: no carry is lost below 2^32
-  // words, far beyond any frame.
-  while (len >= 16) {
-    uint32_t w[4];
-    std::memcpy(w, p, 16);
-    sum += uint64_t{w[0]} + w[1] + w[2] + w[3];
-    p += 16;
-    len -= 16;
-  }
-  while (len >= 4) {
-    uint32_t w;
-    std::memcpy(&w, p, 4);
-    sum += w;
-    p += 4;
-    len -= 4;
-  }
-  if (len >= 2) {
-    uint16_t w;
-    std::memcpy(&w, p, 2);
-    sum += w;
-    p += 2;
-    len -= 2;
-  }
-  if (len == 1) {
-    // The odd byte is the first byte of a 16-bit word padded with zero.
-    uint16_t w = 0;
-    std::memcpy(&w, p, 1);
-    sum += w;
-  }
-  return sum;
-}
-
-uint16_t csum_fold(uint64_t sum) {
-  sum = (sum & 0xffffffff) + (sum >> 32);
-  sum = (sum & 0xffffffff) + (sum >> 32);
-  sum = (sum & 0xffff) + (sum >> 16);
-  sum = (sum & 0xffff) + (sum >> 16);
-  return static_cast<uint16_t>(sum);
-}
-
 uint64_t udp_pseudo_sum(bool ipv4, const uint8_t* src_ip, const uint8_t* dst_ip, uint16_t udp_len) {
   const std::size_t n = ipv4 ? 4 : 16;
   uint64_t sum = csum_add(src_ip, n, 0);
@@ -130,7 +89,11 @@ NetAddr OwnAddresses::first(uint8_t family) const {
 
 uint64_t make_l2_hint(const uint8_t* mac, bool tagged, uint16_t tci) {
   uint64_t h = 0;
-  for (int i = 0; i < 6; ++i) h |= uint64_t{mac[i]} << (8 * i);
+  if constexpr (std::endian::native == std::endian::little) {
+    std::memcpy(&h, mac, 6);  // byte i at bits 8i..8i+7, as below
+  } else {
+    for (int i = 0; i < 6; ++i) h |= uint64_t{mac[i]} << (8 * i);
+  }
   if (tagged) {
     const uint64_t vid = tci & 0x0fff;
     const uint64_t pcp = tci >> 13;
@@ -140,7 +103,11 @@ uint64_t make_l2_hint(const uint8_t* mac, bool tagged, uint16_t tci) {
 }
 
 void l2_hint_mac(uint64_t hint, uint8_t* mac) {
-  for (int i = 0; i < 6; ++i) mac[i] = static_cast<uint8_t>(hint >> (8 * i));
+  if constexpr (std::endian::native == std::endian::little) {
+    std::memcpy(mac, &hint, 6);
+  } else {
+    for (int i = 0; i < 6; ++i) mac[i] = static_cast<uint8_t>(hint >> (8 * i));
+  }
 }
 
 FrameClass classify_frame(const uint8_t* f, uint32_t len, const OwnAddresses& own,

@@ -372,5 +372,40 @@ TEST(DpdkFrameTest, ChecksumHelpersMatchThePlainImplementation) {
   }
 }
 
+TEST(DpdkFrameTest, ChecksumPartialSumsChainLikeOneSum) {
+  // A frame summed in pieces (any split, any odd lengths) with each piece's
+  // partial sum seeding the next, plus partial sums added in a uint64_t,
+  // folds to the sum of the whole: the way classify_frame and
+  // build_reply_frame combine the pseudo-header, header fields and payload.
+  std::mt19937_64 rng(12);
+  for (int i = 0; i < 2000; ++i) {
+    std::vector<uint8_t> b(rng() % 300);
+    for (auto& x : b) x = static_cast<uint8_t>(rng());
+    const uint16_t plain = presenced::testing::be_sum(b.data(), b.size());
+    // Pieces of even length (a ones'-complement sum restarts word pairs at
+    // each piece), the last one of any length.
+    std::size_t off = 0;
+    uint64_t chained = rng();  // any seed: its own folded value is added
+    const uint16_t seed_folded = csum_fold(chained);
+    uint64_t added = 0;
+    while (off < b.size()) {
+      std::size_t n = std::min<std::size_t>(b.size() - off, 2 * (rng() % 40));
+      if (n == 0) n = b.size() - off;
+      chained = csum_add(b.data() + off, n, chained);
+      added += csum_add(b.data() + off, n, 0);
+      off += n;
+    }
+    const uint16_t whole = csum_fold(csum_add(b.data(), b.size(), 0));
+    EXPECT_EQ(csum_fold(added), whole);
+    // Ones'-complement values compare modulo 0xffff (0 and 0xffff are both zero).
+    const uint16_t unseeded =
+        csum_fold(uint64_t{csum_fold(chained)} + static_cast<uint16_t>(~seed_folded));
+    EXPECT_EQ(unseeded % 0xffff, whole % 0xffff);
+    uint8_t bytes[2];
+    std::memcpy(bytes, &whole, 2);
+    EXPECT_EQ(static_cast<uint16_t>(bytes[0] << 8 | bytes[1]), plain);
+  }
+}
+
 }  // namespace
 }  // namespace presenced::io::dpdk
