@@ -139,10 +139,9 @@ uint16_t build_reply_frame(uint8_t* frame, const uint8_t* src_mac, uint64_t dst_
 // csum_add: `sum` plus the bytes of [p, p + len) as 16-bit words, returned
 // as a partial sum below 2^34 (so a handful of them and 16-bit fields can
 // be added in a uint64_t before csum_fold); any uint64_t is a valid seed.
-// Inline: the frames it sums are a few dozen bytes, and a
-// call plus a 4-byte-word loop was a third of the backend's per-packet
-// instructions. It adds 8-byte words with end-around carry (2^64 = 1 modulo
-// 0xffff, so the ones'-complement sum is unchanged), then the tail.
+// Inline, because the pieces it sums are a few dozen bytes. It adds 8-byte
+// words with end-around carry (2^64 = 1 modulo 0xffff, so the
+// ones'-complement sum is unchanged), then the tail.
 inline uint64_t csum_add(const uint8_t* p, std::size_t len, uint64_t sum) {
   uint64_t acc = sum;
   auto add = [&acc](uint64_t w) {

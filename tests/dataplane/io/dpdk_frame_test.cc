@@ -357,6 +357,14 @@ TEST(DpdkFrameTest, FamiliesMustAgree) {
             0);
 }
 
+// The checksum helpers work in native order: the bytes of their result in
+// memory are the big-endian sum. Returns that big-endian value.
+uint16_t wire_value(uint16_t native_sum) {
+  uint8_t bytes[2];
+  std::memcpy(bytes, &native_sum, 2);
+  return static_cast<uint16_t>(bytes[0] << 8 | bytes[1]);
+}
+
 TEST(DpdkFrameTest, ChecksumHelpersMatchThePlainImplementation) {
   std::mt19937_64 rng(11);
   for (int i = 0; i < 2000; ++i) {
@@ -364,26 +372,22 @@ TEST(DpdkFrameTest, ChecksumHelpersMatchThePlainImplementation) {
     for (auto& x : b) x = static_cast<uint8_t>(rng());
     const uint16_t plain = presenced::testing::be_sum(b.data(), b.size());
     const uint16_t ours = csum_fold(csum_add(b.data(), b.size(), 0));
-    // Native order on a little-endian machine: the bytes of `ours` in
-    // memory are the big-endian sum.
-    uint8_t bytes[2];
-    std::memcpy(bytes, &ours, 2);
-    EXPECT_EQ(static_cast<uint16_t>(bytes[0] << 8 | bytes[1]), plain);
+    EXPECT_EQ(wire_value(ours), plain);
   }
 }
 
 TEST(DpdkFrameTest, ChecksumPartialSumsChainLikeOneSum) {
-  // A frame summed in pieces (any split, any odd lengths) with each piece's
-  // partial sum seeding the next, plus partial sums added in a uint64_t,
-  // folds to the sum of the whole: the way classify_frame and
-  // build_reply_frame combine the pseudo-header, header fields and payload.
+  // A frame summed in pieces (even lengths at random split points, the last
+  // piece of any length) with each piece's partial sum seeding the next,
+  // and the pieces' partial sums added in a uint64_t, both fold to the sum
+  // of the whole: the way classify_frame and build_reply_frame combine the
+  // pseudo-header, header fields and payload.
   std::mt19937_64 rng(12);
   for (int i = 0; i < 2000; ++i) {
     std::vector<uint8_t> b(rng() % 300);
     for (auto& x : b) x = static_cast<uint8_t>(rng());
     const uint16_t plain = presenced::testing::be_sum(b.data(), b.size());
-    // Pieces of even length (a ones'-complement sum restarts word pairs at
-    // each piece), the last one of any length.
+    // Even lengths: an odd piece would shift the next one's byte pairs.
     std::size_t off = 0;
     uint64_t chained = rng();  // any seed: its own folded value is added
     const uint16_t seed_folded = csum_fold(chained);
@@ -401,9 +405,7 @@ TEST(DpdkFrameTest, ChecksumPartialSumsChainLikeOneSum) {
     const uint16_t unseeded =
         csum_fold(uint64_t{csum_fold(chained)} + static_cast<uint16_t>(~seed_folded));
     EXPECT_EQ(unseeded % 0xffff, whole % 0xffff);
-    uint8_t bytes[2];
-    std::memcpy(bytes, &whole, 2);
-    EXPECT_EQ(static_cast<uint16_t>(bytes[0] << 8 | bytes[1]), plain);
+    EXPECT_EQ(wire_value(whole), plain);
   }
 }
 
